@@ -1,0 +1,86 @@
+/**
+ * One row of the `genai_calls` ledger: the normalized, priced, attributed record of one LLM call.
+ * The column contract lives in ../shared/DESIGN.md and docs/schema.md; this is its TypeScript shape.
+ * Money is `bigint` in pico-USD (1e-12 USD), matching the DECIMAL(18,12) columns exactly.
+ */
+
+export const ATTRIBUTION_STATUSES = [
+  'attributed',
+  'missing_team',
+  'missing_cost_center',
+  'missing_tokens',
+  'unpriced_model',
+] as const;
+export type AttributionStatus = (typeof ATTRIBUTION_STATUSES)[number];
+
+/** Reasons a row is an exception, in the order that decides `attribution_status` (first one wins). */
+export type ExceptionReason = Exclude<AttributionStatus, 'attributed'>;
+export const EXCEPTION_PRECEDENCE: readonly ExceptionReason[] = [
+  'missing_team',
+  'missing_cost_center',
+  'missing_tokens',
+  'unpriced_model',
+];
+
+/** Where the winning ownership value came from. */
+export type AttributionSource = 'span' | 'ancestor' | 'resource' | 'service_mapping';
+
+export interface LedgerRow {
+  /** Span start, unix nanoseconds. */
+  startTimeUnixNano: bigint;
+  /** Span end, unix nanoseconds. */
+  endTimeUnixNano: bigint;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  spanName: string;
+  /** OTel provider name (`openai`, `anthropic`, `aws.bedrock`, ...). */
+  provider: string | null;
+  /** The model that was priced: response model when known, else request model. */
+  model: string | null;
+  requestModel: string | null;
+  responseModel: string | null;
+  operation: string | null;
+
+  teamId: string | null;
+  costCenter: string | null;
+  projectId: string | null;
+  service: string | null;
+  environment: string | null;
+  /** Which source supplied team_id (null when no team was found). */
+  attributionSource: AttributionSource | null;
+
+  /** All input tokens, including cache reads and writes. */
+  inputTokens: number | null;
+  cachedInputTokens: number | null;
+  cacheWriteTokens: number | null;
+  /** All output tokens, including reasoning. */
+  outputTokens: number | null;
+  reasoningTokens: number | null;
+  totalTokens: number | null;
+
+  /** Identifier of the exact price data used, or null when unpriced. */
+  unitPriceSnapshot: string | null;
+  /** Cost in pico-USD, or null when the model has no price or tokens are missing. */
+  requestCostPicoUsd: bigint | null;
+  /** Per-class costs in pico-USD (null when the total is null). */
+  inputCostPicoUsd: bigint | null;
+  cachedInputCostPicoUsd: bigint | null;
+  cacheWriteCostPicoUsd: bigint | null;
+  outputCostPicoUsd: bigint | null;
+
+  attributionStatus: AttributionStatus;
+  /** Every exception reason that applies, in precedence order (empty when attributed). */
+  exceptions: ExceptionReason[];
+
+  /** OTLP status: 'unset' | 'ok' | 'error'. */
+  status: 'unset' | 'ok' | 'error';
+  /** instrumentation scope name, e.g. `@opentelemetry/instrumentation-openai` (debug context). */
+  instrumentationScope: string | null;
+}
+
+/** Picks `attribution_status` from the collected reasons. */
+export function attributionStatusOf(exceptions: readonly ExceptionReason[]): AttributionStatus {
+  for (const reason of EXCEPTION_PRECEDENCE) if (exceptions.includes(reason)) return reason;
+  return 'attributed';
+}
