@@ -1,0 +1,95 @@
+import type { AnyValue } from '../../src/model/otlp.js';
+import type { TokenUsage } from './extract-genai-call.js';
+
+/**
+ * Token-count parsing and normalization to the ledger invariants (see ../../../shared/DESIGN.md):
+ * `inputTokens` includes cache reads and cache writes, `outputTokens` includes reasoning, so that
+ * `inputTokens >= cachedInputTokens + cacheWriteTokens` and `outputTokens >= reasoningTokens` always hold
+ * when both sides are known.
+ */
+
+/** The source already followed the OTel convention: nothing was adjusted. */
+export const CONVENTION_OTEL = 'otel';
+/** Cache reads + writes exceeded the reported input (or input was absent): input was taken as exclusive of cache. */
+export const ADJUSTED_INPUT_EXCLUDES_CACHE = 'input_excludes_cache';
+/** Reasoning exceeded the reported output (or output was absent): output was taken as exclusive of reasoning. */
+export const ADJUSTED_OUTPUT_EXCLUDES_REASONING = 'output_excludes_reasoning';
+
+export interface NormalizedUsage {
+  usage: TokenUsage;
+  /**
+   * `'otel'` when the counts were used as reported; otherwise the adjustments that were applied, joined with
+   * `+` in a fixed order: `'input_excludes_cache'`, `'output_excludes_reasoning'`,
+   * `'input_excludes_cache+output_excludes_reasoning'`.
+   */
+  tokenConvention: string;
+}
+
+const NUMERIC_STRING = /^\+?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A token count from an attribute value: a non-negative safe integer given as int, double (`12.0`) or
+ * numeric string (`"123"`). Anything else — negative, NaN, fractional, non-numeric, out of range — is
+ * treated as absent (`null`): a wrong count must surface as missing, never be rounded into a bill.
+ */
+export function parseTokenCount(value: AnyValue | undefined): number | null {
+  switch (typeof value) {
+    case 'number':
+      return Number.isSafeInteger(value) && value >= 0 ? value : null;
+    case 'bigint':
+      return value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : null;
+    case 'string': {
+      const text = value.trim();
+      if (!NUMERIC_STRING.test(text)) return null;
+      const n = Number(text);
+      return Number.isSafeInteger(n) && n >= 0 ? n : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Brings reported usage to the ledger invariants.
+ *
+ * The OTel GenAI semantic conventions say `gen_ai.usage.input_tokens` SHOULD include cached tokens and
+ * `gen_ai.usage.output_tokens` SHOULD include reasoning tokens, and we trust that by default. Some
+ * instrumentations pass the provider's raw numbers instead (Anthropic reports `input_tokens` exclusive of
+ * cache). That is only provable when the parts exceed the whole, so:
+ * - cache reads + cache writes > input (or input absent while cache is reported) → input += cache;
+ * - reasoning > output (or output absent while reasoning is reported) → output += reasoning.
+ * When the parts are <= the whole we cannot tell the two readings apart and keep the OTel reading.
+ *
+ * `totalTokens` becomes input + output when both are known, else stays as reported.
+ * Idempotent: normalizing normalized usage changes nothing.
+ */
+export function normalizeTokenUsage(raw: TokenUsage): NormalizedUsage {
+  let { inputTokens, outputTokens } = raw;
+  const { cachedInputTokens, cacheWriteTokens, reasoningTokens } = raw;
+  let inputAdjusted = false;
+  let outputAdjusted = false;
+
+  const cacheTokens = (cachedInputTokens ?? 0) + (cacheWriteTokens ?? 0);
+  if (cacheTokens > 0 && (inputTokens === null || cacheTokens > inputTokens)) {
+    inputTokens = (inputTokens ?? 0) + cacheTokens;
+    inputAdjusted = true;
+  }
+  if (reasoningTokens !== null && reasoningTokens > 0 && (outputTokens === null || reasoningTokens > outputTokens)) {
+    outputTokens = (outputTokens ?? 0) + reasoningTokens;
+    outputAdjusted = true;
+  }
+  const totalTokens = inputTokens !== null && outputTokens !== null ? inputTokens + outputTokens : raw.totalTokens;
+
+  let tokenConvention = CONVENTION_OTEL;
+  if (inputAdjusted && outputAdjusted) {
+    tokenConvention = `${ADJUSTED_INPUT_EXCLUDES_CACHE}+${ADJUSTED_OUTPUT_EXCLUDES_REASONING}`;
+  } else if (inputAdjusted) {
+    tokenConvention = ADJUSTED_INPUT_EXCLUDES_CACHE;
+  } else if (outputAdjusted) {
+    tokenConvention = ADJUSTED_OUTPUT_EXCLUDES_REASONING;
+  }
+  return {
+    usage: { inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, reasoningTokens, totalTokens },
+    tokenConvention,
+  };
+}
