@@ -1,0 +1,459 @@
+/**
+ * The price book: unit prices from the pinned `@pydantic/genai-prices` database, applied with exact integer
+ * arithmetic. The package is used only to FIND things — which database provider and model entry a
+ * (provider, model) pair means, exactly as the package's own matching does it (case folding, date-suffix
+ * normalisation, fallback providers). Its float totals are never used: every price is converted once to
+ * integer pico-USD per token (see decimal.ts) and money is `bigint` from there on.
+ *
+ * The bundled data is the only source: nothing is fetched at run time (`updatePrices`/`waitForUpdate` are
+ * never called), so the snapshot id below identifies exactly the data every cost was computed with.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+import { calcPrice, findProvider } from '@pydantic/genai-prices';
+import type { ConditionalPrice, ModelInfo, ModelPrice, TieredPrices } from '@pydantic/genai-prices';
+
+import { usdPerMtokToPicoPerToken } from './decimal.js';
+
+/** Token counts of one call, ledger-normalized: input INCLUDES cached + cacheWrite, output INCLUDES reasoning. */
+export interface PricedTokens {
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+}
+
+/** The unit prices in force for one call, in pico-USD per token (= micro-USD per million tokens). */
+export interface UnitPrices {
+  /** Uncached input. */
+  input: bigint;
+  /** Cache read; the input rate when the database has no cache-read price. */
+  cacheRead: bigint;
+  /** Cache write (the default, 5-minute TTL); the input rate when the database has no cache-write price. */
+  cacheWrite: bigint;
+  output: bigint;
+  /** Reasoning part of the output; the output rate unless the database prices reasoning separately. */
+  reasoning: bigint;
+  /** The model entry id in the database. */
+  modelRef: string;
+  /** The provider id in the database (for a fallback model, the provider that was asked, e.g. `azure`). */
+  providerRef: string;
+  /** True when the price in force has context-size tiers, so the rates depend on the call's input tokens. */
+  tiered: boolean;
+  /** The tier that applies: it is used when input tokens > this threshold; null for the base tier. */
+  tierAbove: number | null;
+  /** True when some database price had more than 6 decimals in $/Mtok and was rounded half-even. */
+  rounded: boolean;
+}
+
+/** The cost of one call. All amounts are pico-USD; the parts add up to the total exactly. */
+export interface CallCost {
+  /** Id of the exact price data used (see `PriceBook.snapshot`). */
+  snapshot: string;
+  totalPicoUsd: bigint;
+  /** Uncached input part. */
+  inputPicoUsd: bigint;
+  cachedInputPicoUsd: bigint;
+  cacheWritePicoUsd: bigint;
+  /** Output, including reasoning tokens (at the reasoning rate, which is the output rate by default). */
+  outputPicoUsd: bigint;
+}
+
+/**
+ * OTel `gen_ai.provider.name` (and the older `gen_ai.system`) → provider id in the price database.
+ * Explicit because the database's own fuzzy provider matching gets some of these wrong: `azure.ai.openai`
+ * would match the `openai` provider (its provider_match is "contains openai") instead of `azure`, and `x_ai`
+ * matches nothing. `null` means: a known provider the database has no prices for — the call is unpriced
+ * rather than guessed from another vendor's list price.
+ */
+export const OTEL_PROVIDER_TO_DB: ReadonlyMap<string, string | null> = new Map<string, string | null>([
+  ['openai', 'openai'],
+  ['anthropic', 'anthropic'],
+  ['aws.bedrock', 'aws'],
+  ['gcp.vertex_ai', 'google'],
+  ['gcp.gemini', 'google'],
+  ['gcp.gen_ai', 'google'],
+  ['vertex_ai', 'google'], // older gen_ai.system value
+  ['gemini', 'google'], // older gen_ai.system value
+  ['azure.ai.openai', 'azure'],
+  ['azure.ai.inference', 'azure'],
+  ['az.ai.openai', 'azure'], // older gen_ai.system value
+  ['az.ai.inference', 'azure'], // older gen_ai.system value
+  ['mistral_ai', 'mistral'],
+  ['x_ai', 'x-ai'],
+  ['xai', 'x-ai'], // older gen_ai.system value
+  ['groq', 'groq'],
+  ['deepseek', 'deepseek'],
+  ['cohere', 'cohere'],
+  ['perplexity', 'perplexity'],
+  ['ibm.watsonx.ai', null],
+]);
+
+/** How a provider name is looked up in the database. */
+export type ProviderLookup =
+  /** a database provider id */
+  | { kind: 'provider'; id: string }
+  /** no usable provider: match on the model name alone, across all providers */
+  | { kind: 'model-only' }
+  /** a provider the database does not price */
+  | { kind: 'unpriced' };
+
+/**
+ * Decides where to look a provider name up:
+ * 1. null / empty → model-only lookup (the database picks the provider whose model pattern matches,
+ *    e.g. `gpt-…` → openai, `claude…` → anthropic);
+ * 2. a name in {@link OTEL_PROVIDER_TO_DB} → that id (or unpriced);
+ * 3. any other name is tried as a database provider id or against the providers' own name patterns
+ *    (`openrouter`, `together_ai`, `fireworks`, `bedrock`, …);
+ * 4. still unknown → model-only lookup. An unknown provider name usually means a custom proxy or gateway
+ *    that forwards to a well-known model, so its list price is the best available answer; the row still
+ *    records the provider as sent, and an override file can correct it.
+ */
+export function providerLookup(provider: string | null): ProviderLookup {
+  const name = provider?.trim().toLowerCase() ?? '';
+  if (name === '') return { kind: 'model-only' };
+  const mapped = OTEL_PROVIDER_TO_DB.get(name);
+  if (mapped !== undefined) return mapped === null ? { kind: 'unpriced' } : { kind: 'provider', id: mapped };
+  const found = findProvider({ providerId: name });
+  return found === undefined ? { kind: 'model-only' } : { kind: 'provider', id: found.id };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Compiled price entries
+
+/** Rates of one context-size tier, pico-USD per token. */
+interface Segment {
+  /** The segment applies when input tokens > above (-1 for the base segment). */
+  readonly above: number;
+  readonly input: bigint;
+  readonly cacheRead: bigint;
+  readonly cacheWrite: bigint;
+  readonly output: bigint;
+  readonly reasoning: bigint;
+}
+
+/** One ModelPrice record, compiled. `segments` ascend by `above`; segments[0] is the base tier. */
+interface RateSet {
+  readonly segments: readonly [Segment, ...Segment[]];
+  readonly tiered: boolean;
+  readonly rounded: boolean;
+}
+
+const ALWAYS = 0;
+const FROM_DATE = 1;
+const TIME_OF_DAY = 2;
+/** One price period of a date/time-conditional model; `rates` null when the period has no token prices. */
+interface Period {
+  readonly kind: typeof ALWAYS | typeof FROM_DATE | typeof TIME_OF_DAY;
+  /** FROM_DATE: unix ms of the start date; TIME_OF_DAY: ms of the UTC day the window starts. */
+  readonly startMs: number;
+  /** TIME_OF_DAY: ms of the UTC day the window ends (exclusive); may be < startMs (wraps midnight). */
+  readonly endMs: number;
+  readonly rates: RateSet | null;
+}
+
+/** A resolved (provider, model): either one price record, or periods chosen by the call's timestamp. */
+interface Entry {
+  readonly modelRef: string;
+  readonly providerRef: string;
+  /** The price when it does not depend on time (null = not token-priced); undefined when `periods` apply. */
+  readonly fixed: RateSet | null | undefined;
+  readonly periods: readonly Period[];
+}
+
+const PRICE_KEYS = ['input_mtok', 'cache_read_mtok', 'cache_write_mtok', 'output_mtok', 'output_reasoning_mtok'] as const;
+type PriceKey = (typeof PRICE_KEYS)[number];
+
+function isTiered(v: number | TieredPrices | undefined): v is TieredPrices {
+  return typeof v === 'object' && v !== null;
+}
+
+/**
+ * Compiles one price record. Tier semantics follow the package (index.js, `de`): a tiered price uses the
+ * highest tier whose `start` is strictly below the call's TOTAL input tokens (cache reads and writes
+ * included), else `base`; the chosen tier applies to every token class of the call. Since all keys switch at
+ * the union of their thresholds, each threshold becomes one segment with every class's rate resolved.
+ */
+function compileRates(price: ModelPrice): RateSet | null {
+  if (price['input_mtok'] === undefined && price['output_mtok'] === undefined) return null; // not token-priced
+  let rounded = false;
+  const toPico = (n: number): bigint => {
+    const p = usdPerMtokToPicoPerToken(n);
+    if (p.rounded) rounded = true;
+    return p.value;
+  };
+  const thresholds = new Set<number>();
+  for (const key of PRICE_KEYS) {
+    const v = price[key];
+    if (isTiered(v)) for (const t of v.tiers) thresholds.add(t.start);
+  }
+  /** The rate of `key` for input token counts just above `above`; undefined when the key has no price. */
+  const rateAbove = (key: PriceKey, above: number): bigint | undefined => {
+    const v = price[key];
+    if (v === undefined) return undefined;
+    if (!isTiered(v)) return toPico(v);
+    let chosen = v.base;
+    let chosenStart = -Infinity;
+    for (const t of v.tiers) {
+      if (t.start <= above && t.start >= chosenStart) {
+        chosen = t.price;
+        chosenStart = t.start;
+      }
+    }
+    return toPico(chosen);
+  };
+  const segmentAbove = (above: number): Segment => {
+    const input = rateAbove('input_mtok', above) ?? 0n;
+    const output = rateAbove('output_mtok', above) ?? 0n;
+    return {
+      above,
+      input,
+      cacheRead: rateAbove('cache_read_mtok', above) ?? input,
+      cacheWrite: rateAbove('cache_write_mtok', above) ?? input,
+      output,
+      reasoning: rateAbove('output_reasoning_mtok', above) ?? output,
+    };
+  };
+  const sorted = [...thresholds].sort((a, b) => a - b);
+  const segments: [Segment, ...Segment[]] = [segmentAbove(-1), ...sorted.map(segmentAbove)];
+  return { segments, tiered: sorted.length > 0, rounded };
+}
+
+const DAY_MS = 86_400_000;
+const TIME_OF_DAY_SYNTAX = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** 'HH:MM:SS[.fff](Z|±HH:MM)' → ms of the UTC day (the package's time-of-day constraint format). */
+function utcMsOfDay(text: string): number {
+  const m = TIME_OF_DAY_SYNTAX.exec(text);
+  if (m === null) throw new Error(`invalid time-of-day constraint ${text}`);
+  const [, hh, mm, ss, frac = '', zone, sign, oh = '00', om = '00'] = m;
+  const local = ((Number(hh) * 60 + Number(mm)) * 60 + Number(ss)) * 1000 + Math.round(Number(`0.${frac}`) * 1000);
+  const offset = zone === 'Z' ? 0 : (sign === '+' ? 1 : -1) * (Number(oh) * 60 + Number(om)) * 60_000;
+  return (((local - offset) % DAY_MS) + DAY_MS) % DAY_MS;
+}
+
+function compilePeriod(c: ConditionalPrice): Period {
+  const rates = compileRates(c.prices);
+  const k = c.constraint;
+  if (k === undefined) return { kind: ALWAYS, startMs: 0, endMs: 0, rates };
+  if (k.type === 'start_date') {
+    // The package compares the call time with `new Date(start_date)`: a date-only ISO string is UTC midnight.
+    const startMs = Date.parse(k.start_date);
+    if (Number.isNaN(startMs)) throw new Error(`invalid start_date ${k.start_date}`);
+    return { kind: FROM_DATE, startMs, endMs: 0, rates };
+  }
+  if (k.type === 'time_of_date') {
+    return { kind: TIME_OF_DAY, startMs: utcMsOfDay(k.start_time), endMs: utcMsOfDay(k.end_time), rates };
+  }
+  throw new Error(`unknown price constraint ${JSON.stringify(k)}`);
+}
+
+function compileEntry(model: ModelInfo, providerRef: string): Entry {
+  if (!Array.isArray(model.prices)) {
+    return { modelRef: model.id, providerRef, fixed: compileRates(model.prices), periods: [] };
+  }
+  const periods = model.prices.map(compilePeriod);
+  if (periods.length === 0) return { modelRef: model.id, providerRef, fixed: null, periods };
+  return { modelRef: model.id, providerRef, fixed: undefined, periods };
+}
+
+/**
+ * The period in force at `ms`, with the package's semantics (index.js, `we`): periods are tried from the
+ * LAST to the first, the first whose constraint holds wins (no constraint always holds; a start date holds
+ * from that UTC midnight on; a time-of-day window holds inside [start, end) of the UTC day, wrapping midnight
+ * when end < start), and when none holds the first period applies.
+ */
+function periodAt(periods: readonly Period[], ms: number): Period | undefined {
+  for (let i = periods.length - 1; i >= 0; i--) {
+    const p = periods[i]!;
+    if (p.kind === ALWAYS) return p;
+    if (p.kind === FROM_DATE) {
+      if (ms >= p.startMs) return p;
+    } else {
+      const t = ((ms % DAY_MS) + DAY_MS) % DAY_MS;
+      if (p.endMs < p.startMs ? t >= p.startMs || t < p.endMs : t >= p.startMs && t < p.endMs) return p;
+    }
+  }
+  return periods[0];
+}
+
+function segmentFor(rates: RateSet, inputTokens: number): Segment {
+  const segs = rates.segments;
+  for (let i = segs.length - 1; i > 0; i--) {
+    const s = segs[i]!;
+    if (inputTokens > s.above) return s;
+  }
+  return segs[0];
+}
+
+function unixNanoToMs(atUnixNano: bigint): number {
+  const ms = atUnixNano / 1_000_000n;
+  return Number(atUnixNano < 0n && ms * 1_000_000n !== atUnixNano ? ms - 1n : ms);
+}
+
+const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+function checkTokens(t: PricedTokens): void {
+  if (
+    isCount(t.inputTokens) &&
+    isCount(t.cachedInputTokens) &&
+    isCount(t.cacheWriteTokens) &&
+    isCount(t.outputTokens) &&
+    isCount(t.reasoningTokens)
+  ) {
+    return;
+  }
+  const bad = Object.entries(t).filter(([, n]) => typeof n !== 'number' || !isCount(n));
+  throw new RangeError(`token counts must be non-negative safe integers, got ${bad.map(([k, n]) => `${k}=${String(n)}`).join(', ')}`);
+}
+
+/** Matching happens once per (provider, model); the timestamp does not influence which entry matches. */
+const MATCH_TIME = new Date(0);
+/**
+ * Bound on cached (provider, model) resolutions. Model names come from untrusted spans, so the cache must not
+ * grow without limit; when full it is simply cleared (re-resolving costs 5–70 µs per distinct model).
+ */
+const MAX_CACHED_MODELS = 10_000;
+
+export class PriceBook {
+  /**
+   * Identifies the exact price data: `genai-prices@<version>+sha256:<first 12 hex>`, where the hash is of the
+   * package's bundled ES module — the file that embeds the price data (and the matching rules, which decide
+   * which price applies just as much). Recomputing with the same snapshot gives the same cost.
+   * When override files arrive, their hash is appended.
+   */
+  readonly snapshot: string;
+
+  /** provider key ('' for none) → model → resolved entry, or null when the model has no price. */
+  readonly #cache = new Map<string, Map<string, Entry | null>>();
+  #cachedCount = 0;
+
+  constructor(snapshot: string) {
+    this.snapshot = snapshot;
+  }
+
+  /** The bundled database of the pinned `@pydantic/genai-prices`; computes the snapshot id from its bytes. */
+  static async loadDefault(): Promise<PriceBook> {
+    const moduleUrl = new URL(import.meta.resolve('@pydantic/genai-prices'));
+    const [bytes, pkgText] = await Promise.all([
+      readFile(moduleUrl),
+      readFile(new URL('../package.json', moduleUrl), 'utf8'),
+    ]);
+    const pkg = JSON.parse(pkgText) as { name?: unknown; version?: unknown };
+    if (pkg.name !== '@pydantic/genai-prices' || typeof pkg.version !== 'string') {
+      throw new Error(`unexpected package.json next to ${moduleUrl.href}`);
+    }
+    const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+    return new PriceBook(`genai-prices@${pkg.version}+sha256:${hash}`);
+  }
+
+  /**
+   * The cost of one call, or null when the model has no token price (never a silent 0).
+   * `provider` is the OTel provider name (see {@link providerLookup} for how it maps to the database).
+   *
+   * cost = uncached × input + cached × cacheRead + cacheWrite × cacheWrite + (output − reasoning) × output
+   *        + reasoning × reasoning, with the rates of the context-size tier that the total input selects.
+   * The token counts must satisfy the ledger invariants (input ≥ cached + cacheWrite, output ≥ reasoning);
+   * if they do not, the uncached input (or non-reasoning output) is taken as 0 rather than negative — the
+   * more specific counts are trusted and billed in full, so a broken invariant never produces a negative
+   * cost or a credit. Throws a `RangeError` when a count is not a non-negative safe integer: that is a
+   * normalization bug upstream, and a guessed cost would be worse than a loud failure.
+   */
+  cost(provider: string | null, model: string, tokens: PricedTokens, atUnixNano: bigint): CallCost | null {
+    checkTokens(tokens);
+    const rates = this.#ratesAt(provider, model, atUnixNano);
+    if (rates === null) return null;
+    const seg = segmentFor(rates, tokens.inputTokens);
+    const uncached = Math.max(0, tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens);
+    const plainOutput = Math.max(0, tokens.outputTokens - tokens.reasoningTokens);
+    const inputPicoUsd = BigInt(uncached) * seg.input;
+    const cachedInputPicoUsd = BigInt(tokens.cachedInputTokens) * seg.cacheRead;
+    const cacheWritePicoUsd = BigInt(tokens.cacheWriteTokens) * seg.cacheWrite;
+    const outputPicoUsd = BigInt(plainOutput) * seg.output + BigInt(tokens.reasoningTokens) * seg.reasoning;
+    return {
+      snapshot: this.snapshot,
+      totalPicoUsd: inputPicoUsd + cachedInputPicoUsd + cacheWritePicoUsd + outputPicoUsd,
+      inputPicoUsd,
+      cachedInputPicoUsd,
+      cacheWritePicoUsd,
+      outputPicoUsd,
+    };
+  }
+
+  /**
+   * The unit prices that apply to a call of `model` at `atUnixNano` with `inputTokens` total input tokens
+   * (0 when omitted, i.e. the base tier), or null when the model has no token price.
+   */
+  unitPrices(provider: string | null, model: string, atUnixNano: bigint, inputTokens = 0): UnitPrices | null {
+    const entry = this.#entry(provider, model);
+    if (entry === null) return null;
+    const rates = entry.fixed !== undefined ? entry.fixed : (periodAt(entry.periods, unixNanoToMs(atUnixNano))?.rates ?? null);
+    if (rates === null) return null;
+    const seg = segmentFor(rates, inputTokens);
+    return {
+      input: seg.input,
+      cacheRead: seg.cacheRead,
+      cacheWrite: seg.cacheWrite,
+      output: seg.output,
+      reasoning: seg.reasoning,
+      modelRef: entry.modelRef,
+      providerRef: entry.providerRef,
+      tiered: rates.tiered,
+      tierAbove: seg.above < 0 ? null : seg.above,
+      rounded: rates.rounded,
+    };
+  }
+
+  #ratesAt(provider: string | null, model: string, atUnixNano: bigint): RateSet | null {
+    const entry = this.#entry(provider, model);
+    if (entry === null) return null;
+    if (entry.fixed !== undefined) return entry.fixed;
+    return periodAt(entry.periods, unixNanoToMs(atUnixNano))?.rates ?? null;
+  }
+
+  /** Resolves (provider, model) once and remembers the result, including "no price". */
+  #entry(provider: string | null, model: string): Entry | null {
+    const providerKey = provider ?? '';
+    let byModel = this.#cache.get(providerKey);
+    if (byModel !== undefined) {
+      const hit = byModel.get(model);
+      if (hit !== undefined) return hit;
+    }
+    const entry = resolveEntry(provider, model);
+    if (this.#cachedCount >= MAX_CACHED_MODELS) {
+      this.#cache.clear();
+      this.#cachedCount = 0;
+      byModel = undefined;
+    }
+    if (byModel === undefined) {
+      byModel = new Map();
+      this.#cache.set(providerKey, byModel);
+    }
+    byModel.set(model, entry);
+    this.#cachedCount++;
+    return entry;
+  }
+}
+
+/** Finds the database entry with the package's own matching, then compiles its prices. */
+function resolveEntry(provider: string | null, model: string): Entry | null {
+  if (model.trim() === '') return null;
+  const lookup = providerLookup(provider);
+  if (lookup.kind === 'unpriced') return null;
+  try {
+    // Only the match is used (model entry + provider); usage {} keeps the package's float math trivial.
+    const found = calcPrice(
+      {},
+      model,
+      lookup.kind === 'provider' ? { providerId: lookup.id, timestamp: MATCH_TIME } : { timestamp: MATCH_TIME },
+    );
+    if (found === null) return null;
+    return compileEntry(found.model, found.provider.id);
+  } catch {
+    // The package rejects a malformed entry (bad constraint, invalid price): treat it as unpriced so the call
+    // lands in the exceptions queue instead of failing the batch.
+    return null;
+  }
+}
