@@ -1,0 +1,406 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
+import { z } from 'zod';
+import type { Component } from '../../src/component.js';
+import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
+import { PipelineError } from '../../src/pipeline/errors.js';
+import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
+import { createLedgerStatements, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import {
+  appendToStaging,
+  buildStagingChunks,
+  CLEAR_STAGING,
+  CREATE_STAGING_TABLE,
+  INSERT_FROM_STAGING,
+  INSERT_NEW_FROM_STAGING,
+  isDuplicateKeyError,
+  STAGING_TABLE,
+} from './staging-table.js';
+
+export const DuckDbExporterConfig = z
+  .object({
+    /** The ledger file. Created (with its parent directory) when missing; only a genai-ledger file is reused. */
+    path: z.string().min(1).default('./genai-ledger.duckdb'),
+    /**
+     * Most rows committed in one transaction. Concurrent writes are grouped up to this many rows; a single
+     * write larger than this is still committed whole, on its own.
+     */
+    maxBatchRows: z.number().int().positive().default(50_000),
+  })
+  .strict();
+export type DuckDbExporterConfig = z.output<typeof DuckDbExporterConfig>;
+export type DuckDbExporterConfigInput = z.input<typeof DuckDbExporterConfig>;
+
+interface PendingWrite {
+  rows: readonly LedgerRow[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** A batch taken from the queue, de-duplicated and already written into data chunks. */
+interface PreparedBatch {
+  writes: PendingWrite[];
+  rows: number;
+  chunks: DuckDBDataChunk[];
+}
+
+/** Seconds a client is asked to wait after a storage failure or during shutdown. */
+const RETRY_AFTER_SECONDS = 1;
+const MAX_MONEY_PICO_USD = 10n ** 18n; // DECIMAL(18,12) holds |x| < 10^6 USD = 10^18 pico-USD
+
+/**
+ * The ledger writer. `write()` resolves only when its rows are committed; concurrent writes are
+ * group-committed: one loop takes everything queued (up to `maxBatchRows`), stages it, moves it into
+ * `genai_calls` in one transaction, commits, and settles all those writes together.
+ *
+ * Durability: DuckDB writes and fsyncs its write-ahead log when a transaction commits (there is no setting
+ * to relax this in DuckDB 1.5, and we do not want one); the WAL is folded into the database file by DuckDB's
+ * automatic checkpoint (`checkpoint_threshold`, 16 MiB by default) and by the CHECKPOINT run at shutdown.
+ */
+export class DuckDbExporter implements Component {
+  readonly config: DuckDbExporterConfig;
+  private instance: DuckDBInstance | null = null;
+  private connection: DuckDBConnection | null = null;
+  private appender: DuckDBAppender | null = null;
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private accepting = false;
+  private queue: PendingWrite[] = [];
+  private loop: Promise<void> | null = null;
+  private committedBatches = 0;
+  private committedRows = 0;
+
+  constructor(config: DuckDbExporterConfigInput = {}) {
+    this.config = DuckDbExporterConfig.parse(config);
+  }
+
+  get path(): string {
+    return this.config.path;
+  }
+
+  /** Transactions committed and rows handed to them (before de-duplication against the ledger). */
+  get stats(): { batches: number; rows: number } {
+    return { batches: this.committedBatches, rows: this.committedRows };
+  }
+
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error('the DuckDB exporter was shut down; create a new one'));
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  /** Resolves when the rows are COMMITTED (durable); rejects with PipelineError('unavailable') on storage failure. */
+  write(rows: readonly LedgerRow[]): Promise<void> {
+    if (!this.accepting) {
+      const why = this.stopping ? 'the ledger is shutting down' : 'the ledger is not open';
+      return Promise.reject(new PipelineError('unavailable', why, RETRY_AFTER_SECONDS));
+    }
+    const invalid = findInvalidRow(rows);
+    if (invalid) return Promise.reject(new PipelineError('invalid', invalid));
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ rows, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Finishes queued writes, runs CHECKPOINT and closes the file. Safe twice and without start. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  private async open(): Promise<void> {
+    const { path } = this.config;
+    const kind = await inspectLedgerFile(path);
+    if (kind === 'not-duckdb') throw notDuckDbError(path);
+    if (kind === 'duckdb') await verifyExistingLedger(path);
+    else await mkdir(dirname(path), { recursive: true });
+
+    const instance = await openInstance(path, {});
+    try {
+      const connection = await instance.connect();
+      this.instance = instance;
+      this.connection = connection;
+      if ((await tableNames(connection)).length === 0) {
+        await inTransaction(connection, createLedgerStatements(`genai-ledger ${await packageVersion()}`, new Date()));
+      } else {
+        // Views belong to genai-ledger: refresh them so a newer version's definitions apply.
+        await inTransaction(connection, LEDGER_VIEWS);
+      }
+      await connection.run(CREATE_STAGING_TABLE);
+      this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
+      this.accepting = true;
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+  }
+
+  private async close(): Promise<void> {
+    this.accepting = false;
+    if (this.starting) await this.starting.catch(() => undefined);
+    while (this.loop) await this.loop;
+    const connection = this.connection;
+    if (!connection) return;
+    try {
+      await connection.run('CHECKPOINT');
+    } finally {
+      this.release();
+    }
+  }
+
+  private release(): void {
+    try {
+      this.appender?.closeSync();
+    } catch {
+      // The appender holds only staging rows, which are cleared anyway.
+    }
+    this.connection?.closeSync();
+    this.instance?.closeSync();
+    this.appender = null;
+    this.connection = null;
+    this.instance = null;
+  }
+
+  // ---- group commit ----------------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.loop) return;
+    // Start on the next microtask so writes issued in the same tick join the first batch.
+    this.loop = Promise.resolve()
+      .then(() => this.drain())
+      .finally(() => {
+        this.loop = null;
+        if (this.queue.length > 0) this.kick();
+      });
+  }
+
+  /**
+   * The writer loop. While DuckDB commits batch N (on its own thread), the JS thread takes and builds
+   * batch N+1 from whatever has been queued meanwhile, so the two halves of the work overlap.
+   */
+  private async drain(): Promise<void> {
+    let next: PreparedBatch | null = null;
+    while (next !== null || this.queue.length > 0) {
+      const current: PreparedBatch = next ?? prepare(this.takeBatch());
+      next = null;
+      const committing = this.commit(current).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (this.queue.length > 0) next = prepare(this.takeBatch());
+      const err = await committing;
+      if (err === null) {
+        for (const w of current.writes) w.resolve();
+        continue;
+      }
+      const failure = new PipelineError(
+        'unavailable',
+        `ledger write to ${this.config.path} failed: ${(err as Error).message}`,
+        RETRY_AFTER_SECONDS,
+        { cause: err },
+      );
+      for (const w of current.writes) w.reject(failure);
+    }
+  }
+
+  /** Whole writes, oldest first, up to maxBatchRows rows (always at least one write). */
+  private takeBatch(): PendingWrite[] {
+    let rows = 0;
+    let n = 0;
+    while (n < this.queue.length) {
+      const size = this.queue[n]!.rows.length;
+      if (n > 0 && rows + size > this.config.maxBatchRows) break;
+      rows += size;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  /**
+   * Stages the batch, then moves it into the ledger in one transaction. The staging append happens first,
+   * on its own: it is a TEMP table (never logged), and keeping it out of the transaction lets a batch that
+   * hits an existing (trace_id, span_id) be retried with ON CONFLICT without staging it again.
+   */
+  private async commit(batch: PreparedBatch): Promise<void> {
+    const connection = this.connection;
+    if (!connection || !this.appender) throw new Error('the ledger is closed');
+    try {
+      appendToStaging(this.appender, batch.chunks);
+      try {
+        await inTransaction(connection, [INSERT_FROM_STAGING, CLEAR_STAGING]);
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+        await inTransaction(connection, [INSERT_NEW_FROM_STAGING, CLEAR_STAGING]);
+      }
+      this.committedBatches++;
+      this.committedRows += batch.rows;
+    } catch (err) {
+      await this.resetStaging(connection);
+      throw err;
+    }
+  }
+
+  /** After a failure the appender may hold half a batch: drop it and start clean. */
+  private async resetStaging(connection: DuckDBConnection): Promise<void> {
+    try {
+      this.appender?.closeSync();
+    } catch {
+      // Already failed; it is replaced below.
+    }
+    this.appender = null;
+    try {
+      await connection.run(CLEAR_STAGING);
+      this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
+    } catch {
+      // The database itself is failing; the next commit reports it.
+    }
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+async function openInstance(path: string, options: Record<string, string>): Promise<DuckDBInstance> {
+  try {
+    return await DuckDBInstance.create(path, options);
+  } catch (err) {
+    if (isLockConflict(err)) {
+      throw new Error(`${path} is in use by another process (is a genai-ledger server running?)`, { cause: err });
+    }
+    if (err instanceof Error && /not a valid DuckDB database file/i.test(err.message)) throw notDuckDbError(path);
+    throw new Error(`cannot open ledger ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function tableNames(connection: DuckDBConnection): Promise<string[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary
+     UNION ALL
+     SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal AND NOT temporary`,
+  );
+  return reader.getRows().map((r) => String(r[0]));
+}
+
+/**
+ * Looks at an existing DuckDB file read-only, so a file that is not ours is refused untouched:
+ * it must be empty (no tables) or carry our `ledger_meta` with a schema version we understand.
+ */
+async function verifyExistingLedger(path: string): Promise<void> {
+  const instance = await openInstance(path, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    try {
+      const tables = await tableNames(connection);
+      if (tables.length === 0) return;
+      if (!tables.includes('ledger_meta')) {
+        throw new Error(
+          `${path} is a DuckDB database that genai-ledger did not create (it has tables but no ledger_meta); ` +
+            'refusing to write to it. Point exporters.duckdb.path at a new file.',
+        );
+      }
+      const meta = new Map(
+        (await connection.runAndReadAll('SELECT "key", "value" FROM ledger_meta')).getRows().map((r) => [String(r[0]), String(r[1])]),
+      );
+      const version = Number(meta.get('schema_version'));
+      if (!Number.isInteger(version) || version < 1) {
+        throw new Error(`${path} has a ledger_meta table without a valid schema_version; refusing to write to it`);
+      }
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `${path} has ledger schema version ${version}, created by ${meta.get('created_by') ?? 'a newer genai-ledger'}; ` +
+            `this genai-ledger understands version ${SCHEMA_VERSION}. Upgrade genai-ledger.`,
+        );
+      }
+      if (!tables.includes('genai_calls')) throw new Error(`${path} has ledger_meta but no genai_calls table; refusing to write to it`);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+async function inTransaction(connection: DuckDBConnection, statements: readonly string[]): Promise<void> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const sql of statements) await connection.run(sql);
+    await connection.run('COMMIT');
+  } catch (err) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+function prepare(writes: PendingWrite[]): PreparedBatch {
+  const rows = dedupe(writes);
+  return { writes, rows: rows.length, chunks: buildStagingChunks(rows) };
+}
+
+/** Rows in write order without repeated (trace_id, span_id): the first occurrence wins. */
+function dedupe(batch: readonly PendingWrite[]): LedgerRow[] {
+  const seen = new Set<string>();
+  const out: LedgerRow[] = [];
+  for (const w of batch) {
+    for (const row of w.rows) {
+      const key = `${row.traceId}/${row.spanId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(row);
+    }
+  }
+  return out;
+}
+
+const isCount = (n: number | null) => n === null || (Number.isSafeInteger(n) && n >= 0);
+const isMoney = (v: bigint | null) => v === null || (v > -MAX_MONEY_PICO_USD && v < MAX_MONEY_PICO_USD);
+
+/** Checks what DuckDB would otherwise reject for the whole batch; returns why the first bad row is bad. */
+function findInvalidRow(rows: readonly LedgerRow[]): string | null {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const where = `ledger row ${i} (trace ${r.traceId}, span ${r.spanId})`;
+    if (!r.traceId || !r.spanId) return `${where}: trace_id and span_id are required`;
+    if (r.startTimeUnixNano < 0n || r.endTimeUnixNano < 0n) return `${where}: negative timestamp`;
+    if (
+      !isCount(r.inputTokens) ||
+      !isCount(r.cachedInputTokens) ||
+      !isCount(r.cacheWriteTokens) ||
+      !isCount(r.outputTokens) ||
+      !isCount(r.reasoningTokens) ||
+      !isCount(r.totalTokens)
+    ) {
+      return `${where}: token counts must be non-negative safe integers`;
+    }
+    if (
+      !isMoney(r.requestCostPicoUsd) ||
+      !isMoney(r.inputCostPicoUsd) ||
+      !isMoney(r.cachedInputCostPicoUsd) ||
+      !isMoney(r.cacheWriteCostPicoUsd) ||
+      !isMoney(r.outputCostPicoUsd)
+    ) {
+      return `${where}: cost out of range for DECIMAL(18,12) (|cost| must be below $1,000,000 per call)`;
+    }
+    if (!ATTRIBUTION_STATUSES.includes(r.attributionStatus)) return `${where}: unknown attribution_status "${r.attributionStatus}"`;
+    if (r.exceptions.some((e) => e.includes(','))) return `${where}: exception reasons must not contain ","`;
+  }
+  return null;
+}
+
+let cachedVersion: string | undefined;
+async function packageVersion(): Promise<string> {
+  if (cachedVersion !== undefined) return cachedVersion;
+  // dist/exporters/duckdb/ → the package root, both from source and from the compiled output.
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'genai-ledger' && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // try the next location
+    }
+  }
+  return (cachedVersion = 'unknown');
+}

@@ -1,0 +1,126 @@
+/**
+ * The DuckDB ledger schema: table `genai_calls` (one row per LLM call), table `ledger_meta` (how we
+ * recognise our own files), and the views FinOps queries. docs/schema.md documents every column.
+ *
+ * The first 19 columns of `genai_calls` are the contract of DESIGN.md, in that order: users' SQL depends on
+ * them, so they are never renamed or retyped. New columns are only ever appended after them.
+ */
+
+/** Bumped (with a migration) whenever the DDL below changes in a way an existing file must follow. */
+export const SCHEMA_VERSION = 1;
+
+/** DECIMAL(18,12): 6 integer digits (up to $999,999.999999999999 per call), exact to the pico-dollar. */
+export const MONEY_TYPE = 'DECIMAL(18,12)';
+export const MONEY_WIDTH = 18;
+export const MONEY_SCALE = 12;
+
+export interface LedgerColumn {
+  name: string;
+  sqlType: string;
+  notNull?: boolean;
+  /** SQL default; columns with a default are filled by DuckDB, not by the exporter. */
+  default?: string;
+}
+
+/** The contract columns of DESIGN.md, in order. */
+export const CONTRACT_COLUMNS: readonly LedgerColumn[] = [
+  { name: 'timestamp', sqlType: 'TIMESTAMPTZ', notNull: true },
+  { name: 'trace_id', sqlType: 'VARCHAR', notNull: true },
+  { name: 'span_id', sqlType: 'VARCHAR', notNull: true },
+  { name: 'provider', sqlType: 'VARCHAR' },
+  { name: 'model', sqlType: 'VARCHAR' },
+  { name: 'operation', sqlType: 'VARCHAR' },
+  { name: 'team_id', sqlType: 'VARCHAR' },
+  { name: 'cost_center', sqlType: 'VARCHAR' },
+  { name: 'project_id', sqlType: 'VARCHAR' },
+  { name: 'service', sqlType: 'VARCHAR' },
+  { name: 'environment', sqlType: 'VARCHAR' },
+  { name: 'input_tokens', sqlType: 'BIGINT' },
+  { name: 'cached_input_tokens', sqlType: 'BIGINT' },
+  { name: 'cache_write_tokens', sqlType: 'BIGINT' },
+  { name: 'output_tokens', sqlType: 'BIGINT' },
+  { name: 'reasoning_tokens', sqlType: 'BIGINT' },
+  { name: 'unit_price_snapshot', sqlType: 'VARCHAR' },
+  { name: 'request_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'attribution_status', sqlType: 'VARCHAR', notNull: true },
+];
+
+/** Columns beyond the contract: debugging context and the per-class cost breakdown. */
+export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
+  { name: 'end_timestamp', sqlType: 'TIMESTAMPTZ' },
+  { name: 'duration_ms', sqlType: 'DOUBLE' },
+  { name: 'parent_span_id', sqlType: 'VARCHAR' },
+  { name: 'span_name', sqlType: 'VARCHAR' },
+  { name: 'request_model', sqlType: 'VARCHAR' },
+  { name: 'response_model', sqlType: 'VARCHAR' },
+  { name: 'total_tokens', sqlType: 'BIGINT' },
+  { name: 'attribution_source', sqlType: 'VARCHAR' },
+  { name: 'input_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'cached_input_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'cache_write_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'output_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'exceptions', sqlType: 'VARCHAR[]', notNull: true },
+  { name: 'status', sqlType: 'VARCHAR', notNull: true },
+  { name: 'instrumentation_scope', sqlType: 'VARCHAR' },
+  { name: 'ingested_at', sqlType: 'TIMESTAMPTZ', notNull: true, default: 'now()' },
+];
+
+export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];
+
+/** Quotes an identifier (`timestamp` is a keyword, so every column name is quoted). */
+export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+const columnDdl = (c: LedgerColumn): string =>
+  `  ${ident(c.name)} ${c.sqlType}${c.notNull ? ' NOT NULL' : ''}${c.default ? ` DEFAULT ${c.default}` : ''}`;
+
+/** `genai_calls`. The primary key makes a re-sent export (same trace_id, span_id) count once. */
+export const CREATE_GENAI_CALLS = `CREATE TABLE genai_calls (
+${LEDGER_COLUMNS.map(columnDdl).join(',\n')},
+  PRIMARY KEY (trace_id, span_id)
+)`;
+
+export const CREATE_LEDGER_META = `CREATE TABLE ledger_meta (
+  "key" VARCHAR PRIMARY KEY,
+  "value" VARCHAR NOT NULL
+)`;
+
+/** The exceptions queue: every call that could not be fully attributed or priced. */
+export const CREATE_GENAI_EXCEPTIONS_VIEW = `CREATE OR REPLACE VIEW genai_exceptions AS
+SELECT *
+FROM genai_calls
+WHERE attribution_status <> 'attributed'`;
+
+/**
+ * Monthly chargeback per team and cost center. Months are calendar months in UTC whatever the session
+ * time zone, so the same SQL gives the same invoice on every machine. `cost_usd` sums the priced calls;
+ * `unpriced_calls` counts the calls whose cost is NULL so a missing price is never a silent $0.
+ */
+export const CREATE_CHARGEBACK_MONTHLY_VIEW = `CREATE OR REPLACE VIEW genai_chargeback_monthly AS
+SELECT
+  CAST(date_trunc('month', "timestamp" AT TIME ZONE 'UTC') AS DATE) AS "month",
+  team_id,
+  cost_center,
+  count(*) AS calls,
+  sum(input_tokens) AS input_tokens,
+  sum(output_tokens) AS output_tokens,
+  sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
+  sum(request_cost_usd) AS cost_usd,
+  count(*) FILTER (WHERE request_cost_usd IS NULL) AS unpriced_calls
+FROM genai_calls
+GROUP BY ALL`;
+
+export const LEDGER_VIEWS: readonly string[] = [CREATE_GENAI_EXCEPTIONS_VIEW, CREATE_CHARGEBACK_MONTHLY_VIEW];
+
+/** Every statement that turns an empty database into a ledger (run in one transaction). */
+export function createLedgerStatements(createdBy: string, createdAt: Date): string[] {
+  const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  return [
+    CREATE_GENAI_CALLS,
+    CREATE_LEDGER_META,
+    `INSERT INTO ledger_meta VALUES
+  ('schema_version', ${lit(String(SCHEMA_VERSION))}),
+  ('created_at', ${lit(createdAt.toISOString())}),
+  ('created_by', ${lit(createdBy)})`,
+    ...LEDGER_VIEWS,
+  ];
+}
