@@ -80,7 +80,7 @@ describe('DuckDbExporter schema', () => {
   });
 
   it('applies defaults and refuses unknown config keys', () => {
-    assert.deepEqual(DuckDbExporterConfig.parse({}), { path: './genai-ledger.duckdb', maxBatchRows: 50_000 });
+    assert.deepEqual(DuckDbExporterConfig.parse({}), { path: './genai-ledger.duckdb', maxBatchRows: 50_000, checkpointThreshold: '256MB', threads: 1 });
     assert.throws(() => DuckDbExporterConfig.parse({ pth: 'x' }));
     assert.throws(() => DuckDbExporterConfig.parse({ maxBatchRows: 0 }));
   });
