@@ -1,0 +1,128 @@
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  Metadata,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { z } from 'zod';
+import type { Component } from '../../src/component.js';
+import type { TraceConsumer } from '../../src/pipeline/consumer.js';
+import { PipelineError } from '../../src/pipeline/errors.js';
+import type { InFlightLimiter } from '../../src/pipeline/in-flight-limiter.js';
+import { countSpans } from '../../src/model/otlp.js';
+import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
+import { encodeExportResponseProtobuf } from './encode-response.js';
+import { errorKindStatus } from './status-codes.js';
+
+export const OtlpGrpcReceiverConfig = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(4317),
+    /** Largest accepted message after decompression; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
+    maxRequestBytes: z.number().int().positive().default(64 * 1024 * 1024),
+  })
+  .strict();
+export type OtlpGrpcReceiverConfig = z.output<typeof OtlpGrpcReceiverConfig>;
+
+/**
+ * The TraceService definition, written by hand so the message stays raw bytes until our own decoder
+ * reads it: decoding errors then become INVALID_ARGUMENT with our message, not a generic failure.
+ */
+const TRACE_SERVICE: ServiceDefinition = {
+  Export: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: (bytes: Buffer) => bytes,
+    responseSerialize: (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+    responseDeserialize: (bytes: Buffer) => bytes,
+  },
+};
+
+/** OTLP/gRPC trace receiver: `TraceService/Export`, gzip accepted (grpc-js decompresses). */
+export class OtlpGrpcReceiver implements Component {
+  private server: Server | undefined;
+  private boundPort = 0;
+
+  constructor(
+    private readonly config: OtlpGrpcReceiverConfig,
+    private readonly consumer: TraceConsumer,
+    private readonly limiter: InFlightLimiter,
+  ) {}
+
+  async start(): Promise<void> {
+    const server = new Server({
+      'grpc.max_receive_message_length': this.config.maxRequestBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+    });
+    const implementation: UntypedServiceImplementation = {
+      Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
+        void this.export(call.request, callback);
+      },
+    };
+    server.addService(TRACE_SERVICE, implementation);
+    const address = `${hostForGrpc(this.config.host)}:${this.config.port}`;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+    this.server = server;
+  }
+
+  get address(): { address: string; port: number } {
+    if (this.server === undefined) throw new Error('OTLP/gRPC receiver is not listening');
+    return { address: this.config.host, port: this.boundPort };
+  }
+
+  /** Refuses new calls, lets calls in progress finish, then closes. */
+  async shutdown(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  }
+
+  private async export(message: Buffer, callback: sendUnaryData<Uint8Array>): Promise<void> {
+    const reservation = this.limiter.begin();
+    if (reservation === null || !reservation.addBytes(message.length)) {
+      reservation?.release();
+      return callback(grpcError(new PipelineError('overloaded', 'too much data in flight; retry later', 1)));
+    }
+    try {
+      const request = decodeTraceRequestProtobuf(message);
+      if (!reservation.addSpans(countSpans(request))) {
+        return callback(grpcError(new PipelineError('overloaded', 'too many spans in flight; retry later', 1)));
+      }
+      const result = await this.consumer.consume(request, { bytes: message.length, transport: 'grpc' });
+      callback(null, encodeExportResponseProtobuf(result));
+    } catch (err) {
+      const failure = err instanceof PipelineError ? err : new PipelineError('unavailable', `internal error: ${String(err)}`, 5);
+      callback(grpcError(failure));
+    } finally {
+      reservation.release();
+    }
+  }
+}
+
+/**
+ * A gRPC error for a pipeline failure. Overload is UNAVAILABLE here (not RESOURCE_EXHAUSTED), because
+ * OTLP clients retry UNAVAILABLE, and RESOURCE_EXHAUSTED only when RetryInfo is attached; the
+ * retry delay is sent both as `retry-after` metadata and in words.
+ */
+function grpcError(err: PipelineError): { code: GrpcStatus; details: string; metadata?: Metadata } {
+  const code = err.kind === 'overloaded' ? GrpcStatus.UNAVAILABLE : (errorKindStatus[err.kind].grpc as GrpcStatus);
+  if (err.retryAfterSeconds === undefined) return { code, details: err.message };
+  const metadata = new Metadata();
+  metadata.set('retry-after', String(err.retryAfterSeconds));
+  return { code, details: err.message, metadata };
+}
+
+/** grpc-js wants IPv6 literals in brackets. */
+function hostForGrpc(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The `genai-ledger` command. The only place in the program that prints for humans or exits the process.
+ */
+import { runServe } from './serve-command.js';
+import { runQuery } from './query-command.js';
+import { runDemo } from './demo-command.js';
+import { CliUsageError } from './cli-usage-error.js';
+
+const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attributed rows in DuckDB out
+
+Usage:
+  genai-ledger serve [--config FILE] [--db PATH] [--host H] [--http-port N] [--grpc-port N]
+                     [--teams FILE] [--services FILE]
+  genai-ledger query --db PATH [--format table|csv|json] "SQL"
+  genai-ledger demo [--endpoint URL] [--calls N]
+  genai-ledger help
+
+Docs: README.md, docs/configuration.md, docs/schema.md`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'query':
+      return runQuery(rest);
+    case 'demo':
+      return runDemo(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new CliUsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CliUsageError) {
+      console.error(`genai-ledger: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`genai-ledger: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
+  },
+);
+

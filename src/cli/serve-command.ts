@@ -1,0 +1,70 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadLedgerConfig } from '../config/ledger-config.js';
+import { LedgerServer } from '../server/ledger-server.js';
+import { CliUsageError, parsePort } from './cli-usage-error.js';
+
+/** `genai-ledger serve`: flags override the config file, which overrides the embedded defaults. */
+export async function runServe(args: string[]): Promise<number> {
+  const { values } = parseServeArgs(args);
+  const config = await loadLedgerConfig(values.config);
+  const http = config.receivers.otlp.http;
+  const grpc = config.receivers.otlp.grpc;
+  if (values.db !== undefined) config.exporters.duckdb.path = values.db;
+  if (values.host !== undefined) http.host = grpc.host = values.host;
+  http.port = parsePort('http-port', values['http-port']) ?? http.port;
+  grpc.port = parsePort('grpc-port', values['grpc-port']) ?? grpc.port;
+  if (values.teams !== undefined) config.attribution.teamsFile = values.teams;
+  if (values.services !== undefined) config.attribution.servicesFile = values.services;
+
+  const server = await LedgerServer.create(config);
+  await server.start();
+  console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
+  for (const l of server.listeners) {
+    const scheme = l.name === 'otlp/http' ? 'http://' : '';
+    const host = l.host.includes(':') ? `[${l.host}]` : l.host;
+    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}`);
+  }
+
+  await new Promise<void>((done) => {
+    const stop = (signal: NodeJS.Signals) => {
+      console.log(`genai-ledger: ${signal} received; finishing accepted requests and closing the ledger`);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // A second signal while draining forces an exit; what was acknowledged is already committed.
+      const force = () => process.exit(130);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.shutdown();
+  const stats = server.pipeline.stats;
+  console.log(
+    `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
+  );
+  return 0;
+}
+
+function parseServeArgs(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        db: { type: 'string' },
+        host: { type: 'string' },
+        'http-port': { type: 'string' },
+        'grpc-port': { type: 'string' },
+        teams: { type: 'string' },
+        services: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new CliUsageError((err as Error).message);
+  }
+}

@@ -1,0 +1,65 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { OtlpHttpReceiverConfig } from '../../receivers/otlp/http-receiver.js';
+import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
+import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
+import { loadYamlFile } from './yaml-file.js';
+
+/**
+ * The whole configuration. Every key has a default, so an empty file (or none) runs the embedded
+ * defaults: OTLP on 127.0.0.1:4318/4317, ledger at ./genai-ledger.duckdb, no mapping tables.
+ * docs/configuration.md documents each key.
+ */
+export const LedgerConfig = z
+  .object({
+    receivers: z
+      .object({
+        otlp: z
+          .object({
+            http: OtlpHttpReceiverConfig.prefault({}),
+            grpc: OtlpGrpcReceiverConfig.prefault({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    pipeline: z
+      .object({
+        /** Bytes of request bodies held at once across all requests; beyond it clients get 429/UNAVAILABLE. */
+        maxInFlightBytes: z.number().int().positive().default(256 * 1024 * 1024),
+        /** Decoded spans held at once across all requests. */
+        maxInFlightSpans: z.number().int().positive().default(1_000_000),
+      })
+      .strict()
+      .prefault({}),
+    attribution: z
+      .object({
+        /** CSV `team_id,cost_center[,owner,monthly_budget_usd,...]` owned by FinOps. */
+        teamsFile: z.string().min(1).optional(),
+        /** CSV `service,team_id[,project_id]`. */
+        servicesFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    exporters: z
+      .object({
+        duckdb: DuckDbExporterConfig.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type LedgerConfig = z.output<typeof LedgerConfig>;
+
+/** Loads a config file; relative paths inside it are relative to the file, not the working directory. */
+export async function loadLedgerConfig(file: string | undefined): Promise<LedgerConfig> {
+  if (file === undefined) return LedgerConfig.parse({});
+  const config = await loadYamlFile(file, LedgerConfig);
+  const base = dirname(resolve(file));
+  const rel = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
+  config.attribution.teamsFile = rel(config.attribution.teamsFile);
+  config.attribution.servicesFile = rel(config.attribution.servicesFile);
+  config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
+  return config;
+}

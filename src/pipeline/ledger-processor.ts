@@ -1,0 +1,139 @@
+import type { TraceRequest, Span } from '../model/otlp.js';
+import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason, type LedgerRow } from '../model/ledger-row.js';
+import { extractGenAiCall, type GenAiCall } from '../../processors/genai/extract-genai-call.js';
+import type { Attributor } from '../../processors/attribution/attributor.js';
+import type { PriceBook } from '../../processors/pricing/price-book.js';
+
+export interface ProcessResult {
+  rows: LedgerRow[];
+  /** Spans refused individually (reported to the client as OTLP partial success). */
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/**
+ * Turns a decoded request into ledger rows: detect GenAI spans, attribute ownership, price.
+ * Synchronous and free of I/O so it can be tested with golden files and timed in isolation.
+ */
+export class LedgerProcessor {
+  constructor(
+    private readonly attributor: Attributor,
+    private readonly priceBook: PriceBook,
+  ) {}
+
+  process(request: TraceRequest): ProcessResult {
+    const rows: LedgerRow[] = [];
+    let rejectedSpans = 0;
+    let firstRejection = '';
+    for (const resourceSpans of request.resourceSpans) {
+      // Ownership that depends only on the resource is resolved lazily, once per resource.
+      let resourceOwnership: ReturnType<Attributor['resolveResource']> | undefined;
+      for (const scopeSpans of resourceSpans.scopeSpans) {
+        for (const span of scopeSpans.spans) {
+          const call = extractGenAiCall(span);
+          if (call === null) continue;
+          const invalid = invalidIdReason(span);
+          if (invalid !== null) {
+            rejectedSpans++;
+            if (firstRejection === '') firstRejection = invalid;
+            continue;
+          }
+          resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
+          rows.push(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name));
+        }
+      }
+    }
+    const errorMessage =
+      rejectedSpans === 0 ? '' : `${rejectedSpans} GenAI span(s) rejected; first: ${firstRejection}`;
+    return { rows, rejectedSpans, errorMessage };
+  }
+
+  private buildRow(
+    span: Span,
+    call: GenAiCall,
+    resourceOwnership: ReturnType<Attributor['resolveResource']>,
+    scopeName: string,
+  ): LedgerRow {
+    const owner = this.attributor.attribute(resourceOwnership, call.ownership);
+    const exceptions: ExceptionReason[] = [...owner.exceptions];
+
+    const hasTokens = call.inputTokens !== null || call.outputTokens !== null;
+    if (!hasTokens) exceptions.push('missing_tokens');
+
+    let cost = null;
+    if (call.model === null) {
+      exceptions.push('unpriced_model');
+    } else if (hasTokens) {
+      cost = this.priceBook.cost(
+        call.provider,
+        call.model,
+        {
+          inputTokens: call.inputTokens ?? 0,
+          cachedInputTokens: call.cachedInputTokens ?? 0,
+          cacheWriteTokens: call.cacheWriteTokens ?? 0,
+          outputTokens: call.outputTokens ?? 0,
+          reasoningTokens: call.reasoningTokens ?? 0,
+        },
+        span.startTimeUnixNano,
+      );
+      if (cost === null) exceptions.push('unpriced_model');
+    } else if (this.priceBook.unitPrices(call.provider, call.model, span.startTimeUnixNano) === null) {
+      // Without tokens there is no cost either way, but an unknown model is worth flagging too.
+      exceptions.push('unpriced_model');
+    }
+    exceptions.sort(byPrecedence);
+
+    return {
+      startTimeUnixNano: span.startTimeUnixNano,
+      endTimeUnixNano: span.endTimeUnixNano,
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId === '' ? null : span.parentSpanId,
+      spanName: span.name,
+      provider: call.provider,
+      model: call.model,
+      requestModel: call.requestModel,
+      responseModel: call.responseModel,
+      operation: call.operation,
+      teamId: owner.teamId,
+      costCenter: owner.costCenter,
+      projectId: owner.projectId,
+      service: owner.service,
+      environment: owner.environment,
+      attributionSource: owner.attributionSource,
+      inputTokens: call.inputTokens,
+      cachedInputTokens: call.cachedInputTokens,
+      cacheWriteTokens: call.cacheWriteTokens,
+      outputTokens: call.outputTokens,
+      reasoningTokens: call.reasoningTokens,
+      totalTokens: call.totalTokens,
+      unitPriceSnapshot: cost?.snapshot ?? null,
+      requestCostPicoUsd: cost?.totalPicoUsd ?? null,
+      inputCostPicoUsd: cost?.inputPicoUsd ?? null,
+      cachedInputCostPicoUsd: cost?.cachedInputPicoUsd ?? null,
+      cacheWriteCostPicoUsd: cost?.cacheWritePicoUsd ?? null,
+      outputCostPicoUsd: cost?.outputPicoUsd ?? null,
+      attributionStatus: attributionStatusOf(exceptions),
+      exceptions,
+      status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',
+      instrumentationScope: scopeName === '' ? null : scopeName,
+    };
+  }
+}
+
+const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>
+  EXCEPTION_PRECEDENCE.indexOf(a) - EXCEPTION_PRECEDENCE.indexOf(b);
+
+/** The decoders guarantee hex ids of the right length or empty; OTLP calls empty and all-zero ids invalid. */
+function invalidIdReason(span: Span): string | null {
+  if (span.traceId.length !== 32 || span.traceId === ZERO_TRACE_ID) {
+    return `span "${span.name}" has an invalid trace_id "${span.traceId}"`;
+  }
+  if (span.spanId.length !== 16 || span.spanId === ZERO_SPAN_ID) {
+    return `span "${span.name}" has an invalid span_id "${span.spanId}"`;
+  }
+  return null;
+}
