@@ -1,12 +1,7 @@
 import { context, SpanKind as ApiSpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type HrTime } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../../src/model/otlp.js';
 
 /**
@@ -23,12 +18,12 @@ export const SDK_RESOURCE_ATTRIBUTES = {
   'host.cpu.count': 8,
 };
 
-/** Spans recorded through BasicTracerProvider: every field the SDK can set, including dropped counts. */
+/** Spans recorded through the SDK's TracerProvider: every field the SDK can set, including dropped counts. */
 export function makeSdkSpans(): ReadableSpan[] {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes(SDK_RESOURCE_ATTRIBUTES),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
     spanLimits: { attributeCountLimit: 14, eventCountLimit: 3, linkCountLimit: 2, attributePerEventCountLimit: 2 },
   });
   const tracer = provider.getTracer('genai-ledger-test', '1.2.3', { schemaUrl: 'https://opentelemetry.io/schemas/1.37.0' });

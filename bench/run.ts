@@ -1,0 +1,182 @@
+/**
+ * `npm run bench`: end-to-end throughput of genai-ledger, printed as a table.
+ *
+ * W1  512-span OTLP/HTTP protobuf requests, every span a GenAI call.
+ * W2  the same, with 95% ordinary HTTP/DB spans (5% GenAI).
+ * For each: spans/s acknowledged by a real `genai-ledger serve` child process (rows committed to a real
+ * DuckDB file before each 200), and in the same run the decode-only and decode+process ceilings
+ * measured in this process on the same payloads. Server peak RSS is read from /proc.
+ *
+ * Environment: BENCH_SECONDS (default 8), BENCH_CONCURRENCY (default 4).
+ */
+import { Agent, request } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServeProcess } from '../test/helpers/cli-process.js';
+import { syntheticRequest } from '../test/helpers/synthetic-requests.js';
+import { encodeTraceRequestProtobuf } from '../receivers/otlp/testing/encode-protobuf.js';
+import { decodeTraceRequestProtobuf } from '../receivers/otlp/decode-protobuf.js';
+import { LedgerProcessor } from '../src/pipeline/ledger-processor.js';
+import { Attributor } from '../processors/attribution/attributor.js';
+import { loadMappingTables } from '../processors/attribution/mapping-tables.js';
+import { PriceBook } from '../processors/pricing/price-book.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const SPANS_PER_REQUEST = 512;
+
+interface Workload {
+  name: string;
+  genAiShare: number;
+}
+const WORKLOADS: Workload[] = [
+  { name: 'W1 GenAI only', genAiShare: 1 },
+  { name: 'W2 5% GenAI', genAiShare: 0.05 },
+];
+
+/**
+ * A few encoded requests, and the byte offsets of every trace id in them. Each send copies one and stamps
+ * a fresh counter into its trace ids, so every request is new to the server (a re-send would be
+ * de-duplicated, which is cheaper) while the load generator stays small and leaves the CPU to the server.
+ */
+class PayloadPool {
+  private readonly payloads: { bytes: Buffer; traceIdOffsets: number[] }[];
+  private sent = 0;
+
+  constructor(workload: Workload, distinct: number) {
+    this.payloads = Array.from({ length: distinct }, () => {
+      const request = syntheticRequest({ spans: SPANS_PER_REQUEST, genAiShare: workload.genAiShare });
+      const bytes = Buffer.from(encodeTraceRequestProtobuf(request));
+      const traceIdOffsets: number[] = [];
+      for (const rs of request.resourceSpans) {
+        for (const ss of rs.scopeSpans) {
+          for (const span of ss.spans) traceIdOffsets.push(bytes.indexOf(Buffer.from(span.traceId, 'hex')));
+        }
+      }
+      if (traceIdOffsets.some((o) => o < 0)) throw new Error('trace id not found in the encoded payload');
+      return { bytes, traceIdOffsets };
+    });
+  }
+
+  sample(count: number): Uint8Array[] {
+    return this.payloads.slice(0, count).map((p) => p.bytes);
+  }
+
+  next(): Buffer {
+    const { bytes, traceIdOffsets } = this.payloads[this.sent % this.payloads.length]!;
+    const copy = Buffer.from(bytes);
+    const stamp = ++this.sent;
+    for (const offset of traceIdOffsets) copy.writeUInt32BE(stamp, offset);
+    return copy;
+  }
+}
+
+/** Decode-only and decode+process rates on the same payloads, single-threaded in this process. */
+function ceilings(payloads: Uint8Array[], processor: LedgerProcessor): { decode: number; process: number } {
+  const time = (fn: (p: Uint8Array) => void) => {
+    let spans = 0;
+    const start = process.hrtime.bigint();
+    let i = 0;
+    while (process.hrtime.bigint() - start < 2_000_000_000n) {
+      fn(payloads[i++ % payloads.length]!);
+      spans += SPANS_PER_REQUEST;
+    }
+    return spans / (Number(process.hrtime.bigint() - start) / 1e9);
+  };
+  return {
+    decode: time((p) => decodeTraceRequestProtobuf(p)),
+    process: time((p) => processor.process(decodeTraceRequestProtobuf(p))),
+  };
+}
+
+async function endToEnd(url: string, pool: PayloadPool): Promise<{ spansPerSec: number; requests: number; errors: number; p50: number; p99: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const target = new URL('/v1/traces', url);
+  let acknowledged = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  const deadline = Date.now() + SECONDS * 1000;
+  const send = (body: Uint8Array) =>
+    new Promise<number>((resolve) => {
+      const req = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < deadline) {
+        const body = pool.next();
+        const t0 = performance.now();
+        const status = await send(body);
+        latencies.push(performance.now() - t0);
+        if (status === 200) acknowledged += SPANS_PER_REQUEST;
+        else errors++;
+      }
+    }),
+  );
+  const elapsed = (Date.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    spansPerSec: acknowledged / elapsed,
+    requests: latencies.length,
+    errors,
+    p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+  };
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  return kb === undefined ? NaN : Number(kb) / 1024;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const processor = new LedgerProcessor(new Attributor(await loadMappingTables({})), await PriceBook.loadDefault());
+  const rows: string[][] = [];
+  for (const workload of WORKLOADS) {
+    const pool = new PayloadPool(workload, 64);
+    const ceiling = ceilings(pool.sample(64), processor);
+    const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-bench-'));
+    const server = await startServeProcess(['--db', join(dir, 'bench.duckdb')]);
+    try {
+      const result = await endToEnd(server.httpUrl, pool);
+      const rss = await peakRss(server.child.pid!);
+      rows.push([
+        workload.name,
+        fmt(result.spansPerSec),
+        fmt(result.spansPerSec * workload.genAiShare),
+        fmt(ceiling.decode),
+        fmt(ceiling.process),
+        `${result.p50.toFixed(1)} / ${result.p99.toFixed(1)}`,
+        String(result.errors),
+        rss.toFixed(0),
+      ]);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const header = ['workload', 'spans/s e2e', 'GenAI rows/s', 'decode-only spans/s', 'decode+process spans/s', 'latency p50/p99 ms', 'errors', 'server peak RSS MiB'];
+  printTable(header, rows);
+  console.log(`\n${SPANS_PER_REQUEST} spans/request, ${CONCURRENCY} concurrent keep-alive clients, ${SECONDS} s per workload, node ${process.version}`);
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+await main();

@@ -1,0 +1,97 @@
+/**
+ * The OTLP/gRPC receiver's statuses over a real socket, with a raw grpc-js client so the bytes sent are
+ * exactly what the test says: OK (plain and gzip), INVALID_ARGUMENT, RESOURCE_EXHAUSTED (too large) and
+ * UNAVAILABLE (overload, shutdown).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { credentials, makeGenericClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { startTestServer, type TestServer } from './helpers/test-server.js';
+import { syntheticRequest } from './helpers/synthetic-requests.js';
+import { readLedgerRows } from './helpers/ledger-rows.js';
+import { encodeTraceRequestProtobuf } from '../receivers/otlp/testing/encode-protobuf.js';
+import { decodeExportResponseProtobuf } from '../receivers/otlp/encode-response.js';
+
+const Client = makeGenericClientConstructor(
+  {
+    Export: {
+      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    },
+  },
+  'TraceService',
+);
+
+interface ExportOutcome {
+  error: ServiceError | null;
+  response: Buffer | undefined;
+}
+
+function exportRaw(address: string, body: Uint8Array, gzip = false): Promise<ExportOutcome> {
+  const client = new Client(address, credentials.createInsecure(), {
+    'grpc.max_send_message_length': 512 * 1024 * 1024,
+    ...(gzip ? { 'grpc.default_compression_algorithm': 2 } : {}),
+  });
+  return new Promise((resolve) => {
+    (client as unknown as { Export: (b: Buffer, m: Metadata, cb: (e: ServiceError | null, r?: Buffer) => void) => void }).Export(
+      Buffer.from(body),
+      new Metadata(),
+      (error, response) => {
+        client.close();
+        resolve({ error, response });
+      },
+    );
+  });
+}
+
+describe('OTLP/gRPC receiver statuses', () => {
+  let server: TestServer;
+  let address: string;
+  before(async () => {
+    server = await startTestServer({ receivers: { otlp: { grpc: { maxRequestBytes: 1024 * 1024 } } } });
+    address = server.grpcUrl.replace('http://', '');
+  });
+  after(async () => server.close());
+
+  test('OK with an empty ExportTraceServiceResponse; gzip accepted', async () => {
+    for (const gzip of [false, true]) {
+      const body = encodeTraceRequestProtobuf(syntheticRequest({ spans: 25, services: [`grpc-${gzip}`] }));
+      const { error, response } = await exportRaw(address, body, gzip);
+      assert.equal(error, null);
+      assert.deepEqual(decodeExportResponseProtobuf(response!), { rejectedSpans: 0, errorMessage: '' });
+    }
+  });
+
+  test('INVALID_ARGUMENT for an undecodable message, with the reason', async () => {
+    const { error } = await exportRaw(address, new Uint8Array([0x0a, 0xff, 0x01]));
+    assert.equal(error?.code, 3);
+    assert.match(error?.details ?? '', /protobuf/i);
+  });
+
+  test('RESOURCE_EXHAUSTED for a message over the limit (also after decompression)', async () => {
+    const big = new Uint8Array(2 * 1024 * 1024);
+    assert.equal((await exportRaw(address, big)).error?.code, 8);
+    assert.equal((await exportRaw(address, big, true)).error?.code, 8);
+  });
+});
+
+describe('OTLP/gRPC receiver under shutdown', () => {
+  test('UNAVAILABLE with retry-after once the pipeline stopped accepting; acknowledged rows are kept', async () => {
+    const server = await startTestServer();
+    const address = server.grpcUrl.replace('http://', '');
+    const ok = await exportRaw(address, encodeTraceRequestProtobuf(syntheticRequest({ spans: 5, services: ['kept'] })));
+    assert.equal(ok.error, null);
+    await server.server.pipeline.shutdown();
+    const refused = await exportRaw(address, encodeTraceRequestProtobuf(syntheticRequest({ spans: 5 })));
+    assert.equal(refused.error?.code, 14);
+    assert.equal(refused.error?.metadata.get('retry-after')[0], '1');
+    await server.server.shutdown();
+    assert.equal((await readLedgerRows(server.dbPath)).length, 5);
+    await server.close();
+  });
+});
