@@ -54,6 +54,10 @@ test('SIGTERM commits what was acknowledged; a restart carries on with the same 
     assert.notEqual(held.code, 0);
     assert.match(held.stderr, /held by a running genai-ledger server/);
     assert.equal(await postSpans(second.httpUrl, 20), 200);
+    // --snapshot queries a point-in-time copy (file + WAL) while the server keeps running.
+    const snapshot = await runCli(['query', '--db', db, '--snapshot', '--format', 'json', 'SELECT count(*) AS n FROM genai_calls']);
+    assert.equal(snapshot.code, 0, snapshot.stderr);
+    assert.ok((JSON.parse(snapshot.stdout) as { n: number }[])[0]!.n >= acknowledged + 20);
     second.child.kill('SIGINT');
     assert.equal(await second.exited, 0, second.output());
 

@@ -4,6 +4,7 @@
  * UNAVAILABLE (overload, shutdown).
  */
 import { after, before, describe, test } from 'node:test';
+import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import { credentials, makeGenericClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
@@ -77,6 +78,32 @@ describe('OTLP/gRPC receiver statuses', () => {
     const big = new Uint8Array(2 * 1024 * 1024);
     assert.equal((await exportRaw(address, big)).error?.code, 8);
     assert.equal((await exportRaw(address, big, true)).error?.code, 8);
+  });
+});
+
+describe('OTLP/gRPC receiver under overload', () => {
+  test('UNAVAILABLE with retry-after when the shared in-flight budget is spent', async () => {
+    const server = await startTestServer({ pipeline: { maxInFlightBytes: 4096 } });
+    try {
+      // A slow HTTP client holds 3000 bytes of an unfinished body: the budget is shared by both transports.
+      const slow = httpRequest(`${server.httpUrl}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': '10000' },
+      });
+      slow.on('error', () => {});
+      slow.write(new Uint8Array(3000));
+      await new Promise((r) => setTimeout(r, 300));
+      const address = server.grpcUrl.replace('http://', '');
+      const refused = await exportRaw(address, encodeTraceRequestProtobuf(syntheticRequest({ spans: 40 })));
+      assert.equal(refused.error?.code, 14);
+      assert.equal(refused.error?.metadata.get('retry-after')[0], '1');
+      slow.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      const accepted = await exportRaw(address, encodeTraceRequestProtobuf(syntheticRequest({ spans: 40 })));
+      assert.equal(accepted.error, null);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -357,7 +357,7 @@ describe('DuckDbExporter lifecycle', () => {
       await assert.rejects(runReadOnlyQuery(path, 'SELECT count(*) FROM genai_calls'), (err: Error) => {
         assert.equal(
           err.message,
-          `${path} is held by a running genai-ledger server; stop it, or query a copy (cp ${path} /tmp/copy.duckdb)`,
+          `${path} is held by a running genai-ledger server; stop it, or add --snapshot to query a point-in-time copy`,
         );
         return true;
       });

@@ -36,7 +36,7 @@ export async function runReadOnlyQuery(dbPath: string, sql: string): Promise<Que
   } catch (err) {
     if (isLockConflict(err)) {
       throw new Error(
-        `${dbPath} is held by a running genai-ledger server; stop it, or query a copy (cp ${dbPath} /tmp/copy.duckdb)`,
+        `${dbPath} is held by a running genai-ledger server; stop it, or add --snapshot to query a point-in-time copy`,
         { cause: err },
       );
     }

@@ -1,11 +1,18 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runReadOnlyQuery } from '../../exporters/duckdb/read-only-query.js';
+import { runReadOnlyQuery, type QueryResult } from '../../exporters/duckdb/read-only-query.js';
 import { formatCsv, formatJson, formatTable } from '../../exporters/duckdb/format-result.js';
 import { CliUsageError } from './cli-usage-error.js';
 
 const FORMATTERS = { table: formatTable, csv: formatCsv, json: formatJson } as const;
 
-/** `genai-ledger query --db PATH [--format table|csv|json] "SQL"`: read-only SQL on a ledger file. */
+/**
+ * `genai-ledger query --db PATH [--format table|csv|json] [--snapshot] "SQL"`: read-only SQL on a ledger
+ * file. DuckDB lets one process write a file, so while a server runs, `--snapshot` copies the file and
+ * its write-ahead log to a temp dir and queries that point-in-time copy instead.
+ */
 export async function runQuery(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -13,7 +20,11 @@ export async function runQuery(args: string[]): Promise<number> {
       args,
       strict: true,
       allowPositionals: true,
-      options: { db: { type: 'string', default: './genai-ledger.duckdb' }, format: { type: 'string', default: 'table' } },
+      options: {
+        db: { type: 'string', default: './genai-ledger.duckdb' },
+        format: { type: 'string', default: 'table' },
+        snapshot: { type: 'boolean', default: false },
+      },
     });
   } catch (err) {
     throw new CliUsageError((err as Error).message);
@@ -22,7 +33,28 @@ export async function runQuery(args: string[]): Promise<number> {
   const format = values.format;
   if (!(format in FORMATTERS)) throw new CliUsageError(`--format must be table, csv or json, got "${format}"`);
   if (positionals.length !== 1) throw new CliUsageError('query takes exactly one SQL string (quote it)');
-  const result = await runReadOnlyQuery(values.db, positionals[0]!);
-  process.stdout.write(FORMATTERS[format as keyof typeof FORMATTERS](result));
+  const sql = positionals[0]!;
+  const result = values.snapshot ? await querySnapshot(values.db, sql) : await runReadOnlyQuery(values.db, sql);
+  const text = FORMATTERS[format as keyof typeof FORMATTERS](result);
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   return 0;
+}
+
+async function querySnapshot(dbPath: string, sql: string): Promise<QueryResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-snapshot-'));
+  try {
+    const copy = join(dir, basename(dbPath));
+    // DuckDB replays the copied WAL when it opens the copy, so recent commits not yet checkpointed into
+    // the main file are included. A checkpoint racing the copy can make the pair unreadable: then the
+    // open fails with DuckDB's error and running the command again gives a consistent copy.
+    await copyFile(`${dbPath}.wal`, `${copy}.wal`).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await copyFile(dbPath, copy).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new Error(`no ledger at ${dbPath}`) : err;
+    });
+    return await runReadOnlyQuery(copy, sql);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
