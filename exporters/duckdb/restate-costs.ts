@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BIGINT,
+  BOOLEAN,
   DECIMAL,
   DuckDBDataChunk,
   DuckDBDecimalValue,
@@ -149,12 +150,13 @@ const STAGE_TYPES: DuckDBType[] = [
   ...Array.from({ length: 5 }, () => DECIMAL(MONEY_WIDTH, MONEY_SCALE)),
   VARCHAR,
   VARCHAR,
+  BOOLEAN,
 ];
 const STAGE_TABLE = 'restate_stage';
 const CREATE_STAGE = `CREATE TEMP TABLE ${STAGE_TABLE} (
   rid BIGINT, unit_price_snapshot VARCHAR, request_cost_usd ${MONEY_TYPE}, input_cost_usd ${MONEY_TYPE},
   cached_input_cost_usd ${MONEY_TYPE}, cache_write_cost_usd ${MONEY_TYPE}, output_cost_usd ${MONEY_TYPE},
-  exceptions VARCHAR, attribution_status VARCHAR)`;
+  exceptions VARCHAR, attribution_status VARCHAR, exceptions_changed BOOLEAN)`;
 
 const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>
   EXCEPTION_PRECEDENCE.indexOf(a) - EXCEPTION_PRECEDENCE.indexOf(b);
@@ -321,15 +323,15 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
             oldTotal += oldCost ?? 0n;
             newTotal += newCost ?? 0n;
 
+            const exceptionsChanged = exceptionText !== (str(at(18)) ?? '') || status !== oldStatus;
             const same =
+              !exceptionsChanged &&
               newSnapshot === oldSnapshot &&
               newCost === oldCost &&
               (cost?.inputPicoUsd ?? null) === pico(at(14)) &&
               (cost?.cachedInputPicoUsd ?? null) === pico(at(15)) &&
               (cost?.cacheWritePicoUsd ?? null) === pico(at(16)) &&
-              (cost?.outputPicoUsd ?? null) === pico(at(17)) &&
-              exceptionText === (str(at(18)) ?? '') &&
-              status === oldStatus;
+              (cost?.outputPicoUsd ?? null) === pico(at(17));
             if (same) continue;
             changed++;
             if (appender !== null) {
@@ -343,6 +345,7 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
                 money(cost?.outputPicoUsd ?? null),
                 exceptionText,
                 status,
+                exceptionsChanged,
               ]);
             }
           }
@@ -368,10 +371,16 @@ FROM genai_calls g JOIN ${STAGE_TABLE} s ON g.rowid = s.rid`,
             `UPDATE genai_calls SET
   unit_price_snapshot = s.unit_price_snapshot, request_cost_usd = s.request_cost_usd, input_cost_usd = s.input_cost_usd,
   cached_input_cost_usd = s.cached_input_cost_usd, cache_write_cost_usd = s.cache_write_cost_usd,
-  output_cost_usd = s.output_cost_usd,
+  output_cost_usd = s.output_cost_usd
+FROM ${STAGE_TABLE} s WHERE genai_calls.rowid = s.rid`,
+          );
+          // A separate, usually tiny, update: rewriting a VARCHAR[] column costs ~100× more per row in DuckDB
+          // (measured: 9 s vs 0.09 s for 300k rows), so only rows whose exceptions really change take it.
+          await writer.run(
+            `UPDATE genai_calls SET
   exceptions = CASE WHEN s.exceptions = '' THEN CAST([] AS VARCHAR[]) ELSE string_split(s.exceptions, ',') END,
   attribution_status = s.attribution_status
-FROM ${STAGE_TABLE} s WHERE genai_calls.rowid = s.rid`,
+FROM ${STAGE_TABLE} s WHERE genai_calls.rowid = s.rid AND s.exceptions_changed`,
           );
           const snapshots = [...oldSnapshots.keys()].map((s) => (s === null ? "'(unpriced)'" : lit(s)));
           await writer.run(

@@ -62,6 +62,8 @@ export interface UnitPrices {
   tiered: boolean;
   /** The tier that applies: it is used when input tokens > this threshold; null for the base tier. */
   tierAbove: number | null;
+  /** Every context-size threshold of the price in force (rates switch when input tokens exceed one). */
+  tierThresholds: number[];
   /** True when some price had more than 6 decimals in $/Mtok and was rounded half-even. */
   rounded: boolean;
   /** Where these prices came from (for `genai-ledger prices show`). */
@@ -613,6 +615,7 @@ export class PriceBook {
       providerRef: sel.custom !== null ? (provider ?? '') : (entry?.providerRef ?? ''),
       tiered: rates.tiered,
       tierAbove: seg.above < 0 ? null : seg.above,
+      tierThresholds: rates.segments.slice(1).map((s) => s.above),
       rounded: rates.rounded,
       origin: {
         alias: alias === null ? null : `${alias.label} → ${alias.targetProvider ?? provider ?? '(any provider)'}/${alias.targetModel}`,
