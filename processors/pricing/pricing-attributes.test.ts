@@ -116,7 +116,7 @@ describe('the ledger processor prices with them', async () => {
     assert.deepEqual(far.exceptions, ['cost_mismatch']);
     assert.equal(far.attributionStatus, 'attributed');
     const noTeam = row([...base.filter((a) => a.key !== 'team_id'), kv('gen_ai.cost.total_cost', '0.01')]);
-    assert.deepEqual(noTeam.exceptions, ['missing_team', 'missing_cost_center', 'cost_mismatch']);
+    assert.deepEqual(noTeam.exceptions, ['missing_team', 'cost_mismatch']);
     assert.equal(noTeam.attributionStatus, 'missing_team');
   });
 
