@@ -94,3 +94,12 @@ describe('price overrides file', () => {
     }
   });
 });
+
+describe('examples/prices.yaml', () => {
+  test('the documented example file is valid', async () => {
+    const o = await loadPriceOverrides(new URL('../../../examples/prices.yaml', import.meta.url).pathname);
+    assert.deepEqual(o.warnings, []);
+    assert.equal(o.aliases.length, 2);
+    assert.ok(o.prices.length >= 3 && o.discounts.length >= 1 && o.serviceTiers.length >= 1);
+  });
+});
