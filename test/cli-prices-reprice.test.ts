@@ -11,7 +11,7 @@ import { createSyntheticLedger } from '../exporters/duckdb/testing/synthetic-led
 import { holdLedgerInChild, queryFile, snapshot, tempDir } from '../exporters/duckdb/testing/ledger-test-utils.js';
 import { PriceBook } from '../processors/pricing/price-book.js';
 import { formatPicoUsd } from '../processors/pricing/decimal.js';
-import { runCli } from './helpers/cli-process.js';
+import { runCli, startServeProcess } from './helpers/cli-process.js';
 
 const ROWS = 700; // 100 calls to each of the 7 synthetic models
 const PRICES = `version: "1.0"
@@ -148,6 +148,23 @@ describe('prices and reprice commands', () => {
       assert.match(r.stderr, /in use by a running genai-ledger server .*Stop the server first/);
     } finally {
       await held.release();
+    }
+  });
+
+  test('serve --prices: a bad file stops startup naming file, line and key; a good one is in the snapshot', async () => {
+    const bad = join(pricesFile, '..', 'bad-prices.yaml');
+    await writeFile(bad, 'version: "1.0"\ndiscounts:\n  - provider: openai\n    percent: lots\n');
+    const refused = await runCli(['serve', '--db', join(pricesFile, '..', 'serve.duckdb'), '--http-port', '0', '--grpc-port', '0', '--prices', bad]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /bad-prices\.yaml:4: discounts\.0\.percent: expected a percentage/);
+
+    const server = await startServeProcess(['--db', join(pricesFile, '..', 'serve.duckdb'), '--prices', pricesFile]);
+    try {
+      const book = await PriceBook.load(pricesFile);
+      assert.ok(server.output().includes(`genai-ledger: prices ${book.snapshot}`), server.output());
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
     }
   });
 });
