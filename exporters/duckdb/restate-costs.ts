@@ -115,7 +115,9 @@ export const CREATE_RESTATEMENT_TABLES: readonly string[] = [
   cache_write_cost_usd ${MONEY_TYPE},
   output_cost_usd ${MONEY_TYPE},
   exceptions VARCHAR[],
-  attribution_status VARCHAR
+  attribution_status VARCHAR,
+  cache_write_1h_cost_usd ${MONEY_TYPE},
+  reasoning_cost_usd ${MONEY_TYPE}
 )`,
 ];
 
@@ -141,13 +143,15 @@ const READ_COLUMNS = [
   "array_to_string(exceptions, ',')",
   'attribution_status',
   'team_id',
+  'cache_write_1h_cost_usd',
+  'reasoning_cost_usd',
 ] as const;
 
 /** The staged new values of one changed row. */
 const STAGE_TYPES: DuckDBType[] = [
   BIGINT,
   VARCHAR,
-  ...Array.from({ length: 5 }, () => DECIMAL(MONEY_WIDTH, MONEY_SCALE)),
+  ...Array.from({ length: 7 }, () => DECIMAL(MONEY_WIDTH, MONEY_SCALE)),
   VARCHAR,
   VARCHAR,
   BOOLEAN,
@@ -156,6 +160,7 @@ const STAGE_TABLE = 'restate_stage';
 const CREATE_STAGE = `CREATE TEMP TABLE ${STAGE_TABLE} (
   rid BIGINT, unit_price_snapshot VARCHAR, request_cost_usd ${MONEY_TYPE}, input_cost_usd ${MONEY_TYPE},
   cached_input_cost_usd ${MONEY_TYPE}, cache_write_cost_usd ${MONEY_TYPE}, output_cost_usd ${MONEY_TYPE},
+  cache_write_1h_cost_usd ${MONEY_TYPE}, reasoning_cost_usd ${MONEY_TYPE},
   exceptions VARCHAR, attribution_status VARCHAR, exceptions_changed BOOLEAN)`;
 
 const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>
@@ -331,7 +336,9 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
               (cost?.inputPicoUsd ?? null) === pico(at(14)) &&
               (cost?.cachedInputPicoUsd ?? null) === pico(at(15)) &&
               (cost?.cacheWritePicoUsd ?? null) === pico(at(16)) &&
-              (cost?.outputPicoUsd ?? null) === pico(at(17));
+              (cost?.outputPicoUsd ?? null) === pico(at(17)) &&
+              (cost?.cacheWrite1hPicoUsd ?? null) === pico(at(21)) &&
+              (cost?.reasoningPicoUsd ?? null) === pico(at(22));
             if (same) continue;
             changed++;
             if (appender !== null) {
@@ -343,6 +350,8 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
                 money(cost?.cachedInputPicoUsd ?? null),
                 money(cost?.cacheWritePicoUsd ?? null),
                 money(cost?.outputPicoUsd ?? null),
+                money(cost?.cacheWrite1hPicoUsd ?? null),
+                money(cost?.reasoningPicoUsd ?? null),
                 exceptionText,
                 status,
                 exceptionsChanged,
@@ -364,14 +373,16 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
           await writer.run(
             `INSERT INTO genai_cost_history
 SELECT ${id}, g.trace_id, g.span_id, g."timestamp", g.team_id, g.unit_price_snapshot, g.request_cost_usd,
-  g.input_cost_usd, g.cached_input_cost_usd, g.cache_write_cost_usd, g.output_cost_usd, g.exceptions, g.attribution_status
+  g.input_cost_usd, g.cached_input_cost_usd, g.cache_write_cost_usd, g.output_cost_usd, g.exceptions, g.attribution_status,
+  g.cache_write_1h_cost_usd, g.reasoning_cost_usd
 FROM genai_calls g JOIN ${STAGE_TABLE} s ON g.rowid = s.rid`,
           );
           await writer.run(
             `UPDATE genai_calls SET
   unit_price_snapshot = s.unit_price_snapshot, request_cost_usd = s.request_cost_usd, input_cost_usd = s.input_cost_usd,
   cached_input_cost_usd = s.cached_input_cost_usd, cache_write_cost_usd = s.cache_write_cost_usd,
-  output_cost_usd = s.output_cost_usd
+  output_cost_usd = s.output_cost_usd, cache_write_1h_cost_usd = s.cache_write_1h_cost_usd,
+  reasoning_cost_usd = s.reasoning_cost_usd
 FROM ${STAGE_TABLE} s WHERE genai_calls.rowid = s.rid`,
           );
           // A separate, usually tiny, update: rewriting a VARCHAR[] column costs ~100× more per row in DuckDB

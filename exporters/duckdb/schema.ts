@@ -67,6 +67,8 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'cache_write_1h_tokens', sqlType: 'BIGINT' },
   { name: 'service_tier', sqlType: 'VARCHAR' },
   { name: 'reported_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'cache_write_1h_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'reasoning_cost_usd', sqlType: MONEY_TYPE },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];

@@ -38,6 +38,8 @@ interface Case {
   /** Hand-computed parts: [uncached input, cache read, cache write, output (incl. reasoning)] in USD. */
   parts: [string, string, string, string];
   total: string;
+  /** Included parts: [1-hour cache writes, reasoning] in USD (0 when omitted). */
+  included?: [string, string];
 }
 
 const CASES: Case[] = [
@@ -64,6 +66,7 @@ const CASES: Case[] = [
     // 2,000 × $1.25/M = $0.0025 · 6,000 × $0.125/M = $0.00075 · 3,000 × $10/M = $0.03 (2,500 of it reasoning)
     parts: ['0.0025', '0.00075', '0', '0.03'],
     total: '0.03325',
+    included: ['0', '0.025'], // 2,500 reasoning × $10/M
   },
   {
     name: 'openai o4-mini reasoning model: reasoning billed as output',
@@ -76,6 +79,7 @@ const CASES: Case[] = [
     // 1,000 × $1.10/M = $0.0011 · 5,000 × $4.40/M = $0.022
     parts: ['0.0011', '0', '0', '0.022'],
     total: '0.0231',
+    included: ['0', '0.02112'], // 4,800 reasoning × $4.40/M
   },
   {
     name: 'anthropic claude-sonnet-4: 5-minute and 1-hour cache writes in one call, plus cache reads',
@@ -91,6 +95,7 @@ const CASES: Case[] = [
     // 1,000 × $3/M = $0.003 · 10,000 × $0.30/M = $0.003 · 4,000 × $3.75/M + 5,000 × $6/M = $0.015 + $0.03 · 500 × $15/M = $0.0075
     parts: ['0.003', '0.003', '0.045', '0.0075'],
     total: '0.0585',
+    included: ['0.03', '0'],
   },
   {
     name: 'anthropic claude-3-5-haiku: only 1-hour cache writes',
@@ -103,6 +108,7 @@ const CASES: Case[] = [
     // 100,000 × $1.60/M = $0.16 · 1,000 × $4/M = $0.004
     parts: ['0', '0', '0.16', '0.004'],
     total: '0.164',
+    included: ['0.16', '0'],
   },
   {
     name: 'openai gpt-4o-mini through the Batch API: half the list rates',
@@ -162,6 +168,7 @@ describe('hand-computed cases (list prices, tiers, 1-hour cache writes)', () => 
         c.parts.map(usd),
       );
       assert.equal(cost.totalPicoUsd, usd(c.total));
+      assert.deepEqual([cost.cacheWrite1hPicoUsd, cost.reasoningPicoUsd], (c.included ?? ['0', '0']).map(usd));
     });
   }
 

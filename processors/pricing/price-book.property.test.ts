@@ -66,7 +66,15 @@ const add = (a: PricedTokens, b: PricedTokens): PricedTokens => ({
   cacheWrite1hTokens: (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0),
 });
 
-const CLASSES = ['inputPicoUsd', 'cachedInputPicoUsd', 'cacheWritePicoUsd', 'outputPicoUsd', 'totalPicoUsd'] as const;
+const CLASSES = [
+  'inputPicoUsd',
+  'cachedInputPicoUsd',
+  'cacheWritePicoUsd',
+  'outputPicoUsd',
+  'totalPicoUsd',
+  'cacheWrite1hPicoUsd',
+  'reasoningPicoUsd',
+] as const;
 
 let tier: string | null = null;
 function use(s: { discounted: boolean; tier: string | null }): void {
@@ -87,6 +95,7 @@ describe('cost properties', () => {
         use(s);
         const c = priced(provider, name, t, at);
         assert.equal(c.totalPicoUsd, c.inputPicoUsd + c.cachedInputPicoUsd + c.cacheWritePicoUsd + c.outputPicoUsd);
+        assert.ok(c.cacheWrite1hPicoUsd <= c.cacheWritePicoUsd && c.reasoningPicoUsd <= c.outputPicoUsd);
       }),
     );
   });

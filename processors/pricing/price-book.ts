@@ -95,6 +95,10 @@ export interface CallCost {
   cacheWritePicoUsd: bigint;
   /** Output, including reasoning tokens (at the reasoning rate, which is the output rate by default). */
   outputPicoUsd: bigint;
+  /** The 1-hour cache writes' share of `cacheWritePicoUsd` (included in it, not added to the total again). */
+  cacheWrite1hPicoUsd: bigint;
+  /** The reasoning tokens' share of `outputPicoUsd` (included in it, not added to the total again). */
+  reasoningPicoUsd: bigint;
 }
 
 /**
@@ -564,11 +568,10 @@ export class PriceBook {
     const write1h = Math.min(tokens.cacheWrite1hTokens ?? 0, tokens.cacheWriteTokens);
     const inputPicoUsd = BigInt(uncached) * seg.input;
     const cachedInputPicoUsd = BigInt(tokens.cachedInputTokens) * seg.cacheRead;
-    const cacheWritePicoUsd =
-      write1h === 0
-        ? BigInt(tokens.cacheWriteTokens) * seg.cacheWrite
-        : BigInt(tokens.cacheWriteTokens - write1h) * seg.cacheWrite + BigInt(write1h) * seg.cacheWrite1h;
-    const outputPicoUsd = BigInt(plainOutput) * seg.output + BigInt(tokens.reasoningTokens) * seg.reasoning;
+    const cacheWrite1hPicoUsd = BigInt(write1h) * seg.cacheWrite1h;
+    const cacheWritePicoUsd = BigInt(tokens.cacheWriteTokens - write1h) * seg.cacheWrite + cacheWrite1hPicoUsd;
+    const reasoningPicoUsd = BigInt(tokens.reasoningTokens) * seg.reasoning;
+    const outputPicoUsd = BigInt(plainOutput) * seg.output + reasoningPicoUsd;
     return {
       snapshot: this.snapshot,
       totalPicoUsd: inputPicoUsd + cachedInputPicoUsd + cacheWritePicoUsd + outputPicoUsd,
@@ -576,6 +579,8 @@ export class PriceBook {
       cachedInputPicoUsd,
       cacheWritePicoUsd,
       outputPicoUsd,
+      cacheWrite1hPicoUsd,
+      reasoningPicoUsd,
     };
   }
 

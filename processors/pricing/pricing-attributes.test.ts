@@ -134,6 +134,7 @@ describe('the ledger processor prices with them', async () => {
     assert.equal(r.cacheWriteTokens, 10_000);
     assert.equal(r.cacheWrite1hTokens, 10_000);
     assert.equal(r.requestCostPicoUsd, usd('0.06'));
+    assert.equal(r.cacheWrite1hCostPicoUsd, usd('0.06'));
     // 5-minute writes only: $3.75/M → $0.0375
     assert.equal(row(anthropic).requestCostPicoUsd, usd('0.0375'));
     // a 1-hour count above the cache writes is capped to them

@@ -78,6 +78,10 @@ export interface LedgerRow {
   serviceTier?: string | null;
   /** The cost the instrumentation itself reported (`gen_ai.usage.cost`, …), pico-USD; null = not reported. */
   reportedCostPicoUsd?: bigint | null;
+  /** The 1-hour cache writes' part of cacheWriteCostPicoUsd (null when the total is null). */
+  cacheWrite1hCostPicoUsd?: bigint | null;
+  /** The reasoning part of outputCostPicoUsd (null when the total is null). */
+  reasoningCostPicoUsd?: bigint | null;
 
   attributionStatus: AttributionStatus;
   /** Every exception reason that applies, in precedence order (empty when attributed). */

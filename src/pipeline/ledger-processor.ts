@@ -142,6 +142,8 @@ export class LedgerProcessor {
       cacheWrite1hTokens,
       serviceTier: pricing.serviceTier,
       reportedCostPicoUsd: pricing.reportedCostPicoUsd,
+      cacheWrite1hCostPicoUsd: cost?.cacheWrite1hPicoUsd ?? null,
+      reasoningCostPicoUsd: cost?.reasoningPicoUsd ?? null,
       attributionStatus: attributionStatusOf(exceptions),
       exceptions,
       status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',
