@@ -41,8 +41,13 @@ export function costMismatchThresholds(config: CostMismatchConfig): CostMismatch
 
 export const DEFAULT_COST_MISMATCH: CostMismatchThresholds = costMismatchThresholds(CostMismatchConfig.parse({}));
 
-/** True when |ours − reported| > minUsd AND > percent% of ours. */
+/**
+ * True when |ours − reported| > minUsd AND > percent% of ours. A reported cost of exactly 0 is never a
+ * mismatch: instrumentations such as OpenLIT report 0 for every model missing from their own price list, so
+ * it means "unknown", not "free".
+ */
 export function isCostMismatch(oursPicoUsd: bigint, reportedPicoUsd: bigint, t: CostMismatchThresholds): boolean {
+  if (reportedPicoUsd === 0n) return false;
   const diff = oursPicoUsd > reportedPicoUsd ? oursPicoUsd - reportedPicoUsd : reportedPicoUsd - oursPicoUsd;
   if (diff <= t.minPicoUsd) return false;
   return diff * 100_000_000n > t.percentMicros * oursPicoUsd;

@@ -46,6 +46,7 @@ describe('pricing attributes', () => {
     assert.equal(isCostMismatch(usd('0.001'), usd('0.0019'), t), false); // 90% but under $0.001
     assert.equal(isCostMismatch(usd('0.001'), usd('0.002001'), t), true);
     assert.equal(isCostMismatch(0n, usd('0.01'), t), true);
+    assert.equal(isCostMismatch(usd('5'), 0n, t), false); // a reported 0 means: unknown to the instrumentation
     const loose = costMismatchThresholds(CostMismatchConfig.parse({ percent: 50, minUsd: '0.5' }));
     assert.equal(isCostMismatch(usd('1'), usd('1.45'), loose), false);
   });
