@@ -13,7 +13,15 @@ import { createLedgerStatements, LEDGER_COLUMNS } from './schema.js';
 import { queryFile, tempDir } from './testing/ledger-test-utils.js';
 import { sampleLedgerRow } from './testing/sample-rows.js';
 
-const NEW_COLUMNS = ['cache_write_1h_tokens', 'service_tier', 'reported_cost_usd', 'cache_write_1h_cost_usd', 'reasoning_cost_usd'];
+const NEW_COLUMNS = [
+  'cache_write_1h_tokens',
+  'service_tier',
+  'reported_cost_usd',
+  'cache_write_1h_cost_usd',
+  'reasoning_cost_usd',
+  'input_audio_tokens',
+  'output_audio_tokens',
+];
 
 async function write(path: string): Promise<void> {
   const exporter = new DuckDbExporter({ path });
@@ -26,6 +34,8 @@ async function write(path: string): Promise<void> {
         reportedCostPicoUsd: 123_000_000_001n,
         cacheWrite1hCostPicoUsd: 300_000n,
         reasoningCostPicoUsd: 3_000_000n,
+        inputAudioTokens: 40,
+        outputAudioTokens: 30,
       }),
     ]);
   } finally {
@@ -34,8 +44,8 @@ async function write(path: string): Promise<void> {
 }
 
 const SELECT = `SELECT cache_write_1h_tokens, service_tier, reported_cost_usd::VARCHAR, cache_write_1h_cost_usd::VARCHAR,
-  reasoning_cost_usd::VARCHAR FROM genai_calls`;
-const EXPECTED = [60n, 'batch', '0.123000000001', '0.000000300000', '0.000003000000'];
+  reasoning_cost_usd::VARCHAR, input_audio_tokens, output_audio_tokens FROM genai_calls`;
+const EXPECTED = [60n, 'batch', '0.123000000001', '0.000000300000', '0.000003000000', 40n, 30n];
 
 describe('pricing columns', () => {
   let dir: string;
@@ -66,6 +76,6 @@ describe('pricing columns', () => {
 
     await write(path);
     const rows = await queryFile(path, `${SELECT} ORDER BY trace_id`);
-    assert.deepEqual(rows, [EXPECTED, [null, null, null, null, null]]);
+    assert.deepEqual(rows, [EXPECTED, [null, null, null, null, null, null, null]]);
   });
 });

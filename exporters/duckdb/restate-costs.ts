@@ -145,6 +145,8 @@ const READ_COLUMNS = [
   'team_id',
   'cache_write_1h_cost_usd',
   'reasoning_cost_usd',
+  'CAST(input_audio_tokens AS DOUBLE)',
+  'CAST(output_audio_tokens AS DOUBLE)',
 ] as const;
 
 /** The staged new values of one changed row. */
@@ -294,6 +296,8 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
                   outputTokens: output ?? 0,
                   reasoningTokens: num(at(8)) ?? 0,
                   cacheWrite1hTokens: num(at(9)) ?? 0,
+                  inputAudioTokens: num(at(23)) ?? 0,
+                  outputAudioTokens: num(at(24)) ?? 0,
                 },
                 atNs,
                 tier,

@@ -69,6 +69,8 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'reported_cost_usd', sqlType: MONEY_TYPE },
   { name: 'cache_write_1h_cost_usd', sqlType: MONEY_TYPE },
   { name: 'reasoning_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'input_audio_tokens', sqlType: 'BIGINT' },
+  { name: 'output_audio_tokens', sqlType: 'BIGINT' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];

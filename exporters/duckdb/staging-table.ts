@@ -78,6 +78,8 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'reported_cost_usd', kind: 'money', get: (r) => r.reportedCostPicoUsd ?? null },
   { name: 'cache_write_1h_cost_usd', kind: 'money', get: (r) => r.cacheWrite1hCostPicoUsd ?? null },
   { name: 'reasoning_cost_usd', kind: 'money', get: (r) => r.reasoningCostPicoUsd ?? null },
+  { name: 'input_audio_tokens', kind: 'count', get: (r) => r.inputAudioTokens ?? null },
+  { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

@@ -137,6 +137,28 @@ const CASES: Case[] = [
     total: '0.01125',
   },
   {
+    name: 'gemini-2.5-flash with audio input at its own rate',
+    source: 'ai.google.dev/gemini-api/docs/pricing, Gemini 2.5 Flash: input $0.30/M text, $1.00/M audio; output $2.50/M (read 2025-07)',
+    provider: 'gcp.gemini',
+    model: 'gemini-2.5-flash',
+    at: at('2025-08-01T00:00:00Z'),
+    tokens: tokens({ inputTokens: 10_000, inputAudioTokens: 4_000, outputTokens: 1_000 }),
+    // 6,000 × $0.30/M + 4,000 × $1.00/M = $0.0018 + $0.004 · 1,000 × $2.50/M = $0.0025
+    parts: ['0.0058', '0', '0', '0.0025'],
+    total: '0.0083',
+  },
+  {
+    name: 'openai gpt-realtime with audio in and out',
+    source: 'openai.com/api/pricing, gpt-realtime: text $4/M in, $16/M out; audio $32/M in, $64/M out (read 2025-09)',
+    provider: 'openai',
+    model: 'gpt-realtime',
+    at: at('2025-09-01T00:00:00Z'),
+    tokens: tokens({ inputTokens: 1_500, inputAudioTokens: 1_000, outputTokens: 700, outputAudioTokens: 500 }),
+    // 500 × $4/M + 1,000 × $32/M = $0.002 + $0.032 · 200 × $16/M + 500 × $64/M = $0.0032 + $0.032
+    parts: ['0.034', '0', '0', '0.0352'],
+    total: '0.0692',
+  },
+  {
     name: 'aws.bedrock Claude 3.5 Sonnet by its Bedrock ARN (foundation model)',
     source: 'aws.amazon.com/bedrock/pricing, Anthropic Claude 3.5 Sonnet: $3/M input, $15/M output (read 2025-06)',
     provider: 'aws.bedrock',

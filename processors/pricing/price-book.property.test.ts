@@ -32,6 +32,8 @@ const MODELS = [
   ['deepseek', 'deepseek-chat'],
   ['perplexity', 'sonar-deep-research'],
   ['openai', 'text-embedding-3-small'],
+  ['gcp.gemini', 'gemini-2.5-flash'], // audio input rate
+  ['openai', 'gpt-realtime'], // audio input and output rates
 ] as const;
 const TIER_EDGE = 200_000; // the lowest tier threshold among MODELS
 
@@ -47,14 +49,26 @@ const call = (lo: number, hi: number): fc.Arbitrary<PricedTokens> =>
     cachedShare: fc.integer({ min: 0, max: 100 }),
     writeShare: fc.integer({ min: 0, max: 100 }),
     write1hShare: fc.integer({ min: 0, max: 100 }),
+    audioShare: fc.integer({ min: 0, max: 100 }),
     outputTokens: fc.integer({ min: 0, max: 1_000_000 }),
     reasoningShare: fc.integer({ min: 0, max: 100 }),
-  }).map(({ inputTokens, cachedShare, writeShare, write1hShare, outputTokens, reasoningShare }) => {
+  }).map(({ inputTokens, cachedShare, writeShare, write1hShare, audioShare, outputTokens, reasoningShare }) => {
     const cachedInputTokens = Math.floor((inputTokens * cachedShare) / 100);
     const cacheWriteTokens = Math.floor(((inputTokens - cachedInputTokens) * writeShare) / 100);
     const cacheWrite1hTokens = Math.floor((cacheWriteTokens * write1hShare) / 100);
     const reasoningTokens = Math.floor((outputTokens * reasoningShare) / 100);
-    return { inputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, outputTokens, reasoningTokens };
+    const inputAudioTokens = Math.floor(((inputTokens - cachedInputTokens - cacheWriteTokens) * audioShare) / 100);
+    const outputAudioTokens = Math.floor(((outputTokens - reasoningTokens) * audioShare) / 100);
+    return {
+      inputTokens,
+      cachedInputTokens,
+      cacheWriteTokens,
+      cacheWrite1hTokens,
+      outputTokens,
+      reasoningTokens,
+      inputAudioTokens,
+      outputAudioTokens,
+    };
   });
 
 const add = (a: PricedTokens, b: PricedTokens): PricedTokens => ({
@@ -64,6 +78,8 @@ const add = (a: PricedTokens, b: PricedTokens): PricedTokens => ({
   outputTokens: a.outputTokens + b.outputTokens,
   reasoningTokens: a.reasoningTokens + b.reasoningTokens,
   cacheWrite1hTokens: (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0),
+  inputAudioTokens: (a.inputAudioTokens ?? 0) + (b.inputAudioTokens ?? 0),
+  outputAudioTokens: (a.outputAudioTokens ?? 0) + (b.outputAudioTokens ?? 0),
 });
 
 const CLASSES = [
@@ -121,7 +137,7 @@ describe('cost properties', () => {
 
   test('monotone: adding tokens of any class never lowers the cost (within a tier)', () => {
     const grow = fc.record({
-      kind: fc.constantFrom('uncached', 'cached', 'cacheWrite', 'cacheWrite1h', 'output', 'reasoning'),
+      kind: fc.constantFrom('uncached', 'cached', 'cacheWrite', 'cacheWrite1h', 'output', 'reasoning', 'inputAudio', 'outputAudio'),
       k: fc.integer({ min: 0, max: 50_000 }),
     });
     fc.assert(
@@ -138,6 +154,8 @@ describe('cost properties', () => {
           after.cacheWrite1hTokens = (after.cacheWrite1hTokens ?? 0) + k;
         }
         if (kind === 'output') after.outputTokens += k;
+        if (kind === 'inputAudio') (after.inputTokens += k), (after.inputAudioTokens = (after.inputAudioTokens ?? 0) + k);
+        if (kind === 'outputAudio') (after.outputTokens += k), (after.outputAudioTokens = (after.outputAudioTokens ?? 0) + k);
         if (kind === 'reasoning') (after.outputTokens += k), (after.reasoningTokens += k);
         const before = priced(provider, name, t, at).totalPicoUsd;
         assert.ok(priced(provider, name, after, at).totalPicoUsd >= before);

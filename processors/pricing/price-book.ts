@@ -39,6 +39,10 @@ export interface PricedTokens {
    * the rest of the cache writes are priced at the default (5-minute) cache-write rate. Omitted = 0.
    */
   cacheWrite1hTokens?: number;
+  /** Audio part of the uncached input (OpenInference `llm.token_count.prompt_details.audio`). Omitted = 0. */
+  inputAudioTokens?: number;
+  /** Audio part of the non-reasoning output (`llm.token_count.completion_details.audio`). Omitted = 0. */
+  outputAudioTokens?: number;
 }
 
 /** The unit prices in force for one call, in pico-USD per token (= micro-USD per million tokens). */
@@ -54,6 +58,10 @@ export interface UnitPrices {
   output: bigint;
   /** Reasoning part of the output; the output rate unless the database prices reasoning separately. */
   reasoning: bigint;
+  /** Audio input tokens; the input rate unless the price has an audio rate. */
+  inputAudio: bigint;
+  /** Audio output tokens; the output rate unless the price has an audio rate. */
+  outputAudio: bigint;
   /** The model entry id in the database. */
   modelRef: string;
   /** The provider id in the database (for a fallback model, the provider that was asked, e.g. `azure`). */
@@ -173,6 +181,8 @@ interface Segment {
   readonly cacheWrite1h: bigint;
   readonly output: bigint;
   readonly reasoning: bigint;
+  readonly inputAudio: bigint;
+  readonly outputAudio: bigint;
 }
 
 /** One ModelPrice record, compiled. `segments` ascend by `above`; segments[0] is the base tier. */
@@ -211,6 +221,8 @@ const PRICE_KEYS = [
   'cache_write_1h_mtok',
   'output_mtok',
   'output_reasoning_mtok',
+  'input_audio_mtok',
+  'output_audio_mtok',
 ] as const;
 type PriceKey = (typeof PRICE_KEYS)[number];
 
@@ -264,6 +276,8 @@ function compileRates(price: ModelPrice): RateSet | null {
       cacheWrite1h: rateAbove('cache_write_1h_mtok', above) ?? cacheWrite,
       output,
       reasoning: rateAbove('output_reasoning_mtok', above) ?? output,
+      inputAudio: rateAbove('input_audio_mtok', above) ?? input,
+      outputAudio: rateAbove('output_audio_mtok', above) ?? output,
     };
   };
   const sorted = [...thresholds].sort((a, b) => a - b);
@@ -352,7 +366,9 @@ function checkTokens(t: PricedTokens): void {
     isCount(t.cacheWriteTokens) &&
     isCount(t.outputTokens) &&
     isCount(t.reasoningTokens) &&
-    (t.cacheWrite1hTokens === undefined || isCount(t.cacheWrite1hTokens))
+    (t.cacheWrite1hTokens === undefined || isCount(t.cacheWrite1hTokens)) &&
+    (t.inputAudioTokens === undefined || isCount(t.inputAudioTokens)) &&
+    (t.outputAudioTokens === undefined || isCount(t.outputAudioTokens))
   ) {
     return;
   }
@@ -370,8 +386,8 @@ const MAX_CACHED_MODELS = 10_000;
 
 /**
  * Version of our pricing rules (how token classes, tiers and overrides combine), part of every snapshot id:
- * two rows with the same data but different rules may differ. 2 = 1-hour cache writes, service tiers and
- * override files.
+ * two rows with the same data but different rules may differ. 2 = 1-hour cache writes, audio rates, service
+ * tiers and override files.
  */
 export const PRICING_RULES_VERSION = 2;
 
@@ -459,13 +475,19 @@ function scaleRates(rates: RateSet, num: bigint, den: bigint): RateSet {
     cacheWrite1h: scale(s.cacheWrite1h),
     output: scale(s.output),
     reasoning: scale(s.reasoning),
+    inputAudio: scale(s.inputAudio),
+    outputAudio: scale(s.outputAudio),
   })) as unknown as [Segment, ...Segment[]];
   return { segments, tiered: rates.tiered, rounded };
 }
 
 function customRates(c: CustomPrice): RateSet {
-  const { input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning } = c;
-  return { segments: [{ above: -1, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning }], tiered: false, rounded: false };
+  const { input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, inputAudio, outputAudio } = c;
+  return {
+    segments: [{ above: -1, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, inputAudio, outputAudio }],
+    tiered: false,
+    rounded: false,
+  };
 }
 
 const isoDay = (ms: number): string => new Date(ms).toISOString().replace('T00:00:00.000Z', '');
@@ -566,12 +588,17 @@ export class PriceBook {
     const uncached = Math.max(0, tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens);
     const plainOutput = Math.max(0, tokens.outputTokens - tokens.reasoningTokens);
     const write1h = Math.min(tokens.cacheWrite1hTokens ?? 0, tokens.cacheWriteTokens);
-    const inputPicoUsd = BigInt(uncached) * seg.input;
+    const audioIn = Math.min(tokens.inputAudioTokens ?? 0, uncached);
+    const audioOut = Math.min(tokens.outputAudioTokens ?? 0, plainOutput);
+    const inputPicoUsd =
+      audioIn === 0 ? BigInt(uncached) * seg.input : BigInt(uncached - audioIn) * seg.input + BigInt(audioIn) * seg.inputAudio;
     const cachedInputPicoUsd = BigInt(tokens.cachedInputTokens) * seg.cacheRead;
     const cacheWrite1hPicoUsd = BigInt(write1h) * seg.cacheWrite1h;
     const cacheWritePicoUsd = BigInt(tokens.cacheWriteTokens - write1h) * seg.cacheWrite + cacheWrite1hPicoUsd;
     const reasoningPicoUsd = BigInt(tokens.reasoningTokens) * seg.reasoning;
-    const outputPicoUsd = BigInt(plainOutput) * seg.output + reasoningPicoUsd;
+    const plainOutputPicoUsd =
+      audioOut === 0 ? BigInt(plainOutput) * seg.output : BigInt(plainOutput - audioOut) * seg.output + BigInt(audioOut) * seg.outputAudio;
+    const outputPicoUsd = plainOutputPicoUsd + reasoningPicoUsd;
     return {
       snapshot: this.snapshot,
       totalPicoUsd: inputPicoUsd + cachedInputPicoUsd + cacheWritePicoUsd + outputPicoUsd,
@@ -616,6 +643,8 @@ export class PriceBook {
       cacheWrite1h: seg.cacheWrite1h,
       output: seg.output,
       reasoning: seg.reasoning,
+      inputAudio: seg.inputAudio,
+      outputAudio: seg.outputAudio,
       modelRef: sel.custom !== null ? model : (entry?.modelRef ?? model),
       providerRef: sel.custom !== null ? (provider ?? '') : (entry?.providerRef ?? ''),
       tiered: rates.tiered,

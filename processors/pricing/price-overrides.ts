@@ -105,6 +105,8 @@ const PriceRule = z
     cacheWrite: PricePerMtok.optional(),
     cacheWrite1h: PricePerMtok.optional(),
     reasoning: PricePerMtok.optional(),
+    inputAudio: PricePerMtok.optional(),
+    outputAudio: PricePerMtok.optional(),
     ...period,
   })
   .strict();
@@ -170,6 +172,8 @@ export interface CustomPrice extends RuleScope {
   readonly cacheWrite: bigint;
   readonly cacheWrite1h: bigint;
   readonly reasoning: bigint;
+  readonly inputAudio: bigint;
+  readonly outputAudio: bigint;
 }
 
 export interface Discount extends RuleScope {
@@ -264,6 +268,8 @@ export function parsePriceOverrides(text: string, file: string): PriceOverrides 
         cacheWrite,
         cacheWrite1h: p.cacheWrite1h ?? cacheWrite,
         reasoning: p.reasoning ?? output,
+        inputAudio: p.inputAudio ?? p.input,
+        outputAudio: p.outputAudio ?? output,
       };
     }),
     discounts: parsed.discounts.map((d, i) => ({ ...scope(d, `discounts[${i}]`), percentMicros: d.percent })),

@@ -34,6 +34,8 @@ describe('pricing attributes', () => {
     assert.equal(a.reportedCostPicoUsd, usd('0.0123')); // OpenLIT's key outranks llm.cost.total
     assert.equal(readPricingAttributes([kv('gen_ai.cost.total_cost', '0.000000123')]).reportedCostPicoUsd, 123_000n);
     assert.equal(parseReportedCost(1e-7), 100_000n);
+    const audio = readPricingAttributes([kv('llm.token_count.prompt_details.audio', 7), kv('llm.token_count.completion_details.audio', '11')]);
+    assert.deepEqual([audio.inputAudioTokens, audio.outputAudioTokens], [7, 11]);
     assert.equal(parseReportedCost(-1), null);
     assert.equal(parseReportedCost('n/a'), null);
     assert.equal(parseReportedCost(Number.NaN), null);
@@ -119,6 +121,23 @@ describe('the ledger processor prices with them', async () => {
     const noTeam = row([...base.filter((a) => a.key !== 'team_id'), kv('gen_ai.cost.total_cost', '0.01')]);
     assert.deepEqual(noTeam.exceptions, ['missing_team', 'cost_mismatch']);
     assert.equal(noTeam.attributionStatus, 'missing_team');
+  });
+
+  test('OpenInference audio token counts are priced at the audio rates and stored', () => {
+    // gpt-realtime (openai.com/api/pricing, read 2025-09): audio $32/M in, $64/M out; text $4/M in, $16/M out.
+    const r = row([
+      kv('openinference.span.kind', 'LLM'),
+      kv('llm.provider', 'openai'),
+      kv('llm.model_name', 'gpt-realtime'),
+      kv('llm.token_count.prompt', 1_500),
+      kv('llm.token_count.completion', 700),
+      kv('llm.token_count.prompt_details.audio', 1_000),
+      kv('llm.token_count.completion_details.audio', 500),
+      kv('team_id', 'team-a'),
+    ]);
+    assert.deepEqual([r.inputAudioTokens, r.outputAudioTokens], [1_000, 500]);
+    // 500 × $4 + 1,000 × $32 + 200 × $16 + 500 × $64 (per M) = $0.002 + $0.032 + $0.0032 + $0.032
+    assert.equal(r.requestCostPicoUsd, usd('0.0692'));
   });
 
   test('1-hour cache writes are priced at their own rate and capped at the cache writes', () => {

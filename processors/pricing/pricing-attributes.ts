@@ -15,6 +15,9 @@ export interface PricingAttributes {
   cacheWrite1hTokens: number | null;
   /** The cost the instrumentation reported, pico-USD (rounded half-even to the pico), or null. */
   reportedCostPicoUsd: bigint | null;
+  /** Audio input / output tokens (parts of input / output), or null when not reported. */
+  inputAudioTokens: number | null;
+  outputAudioTokens: number | null;
 }
 
 /** Service tier keys, in priority order: what ran (response) before what was asked for (request). */
@@ -42,13 +45,21 @@ export const REPORTED_COST_KEYS: readonly string[] = [
   'llm.usage.cost',
 ];
 
+/** Audio token keys (OpenInference). */
+export const INPUT_AUDIO_KEYS: readonly string[] = ['llm.token_count.prompt_details.audio'];
+export const OUTPUT_AUDIO_KEYS: readonly string[] = ['llm.token_count.completion_details.audio'];
+
 const TIER = 0;
 const WRITE_1H = 1;
 const COST = 2;
+const AUDIO_IN = 3;
+const AUDIO_OUT = 4;
 const KEY_INFO = new Map<string, { kind: number; rank: number }>();
 SERVICE_TIER_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: TIER, rank }));
 CACHE_WRITE_1H_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: WRITE_1H, rank }));
 REPORTED_COST_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: COST, rank }));
+INPUT_AUDIO_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: AUDIO_IN, rank }));
+OUTPUT_AUDIO_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: AUDIO_OUT, rank }));
 
 /** A reported cost in USD (number or decimal string) → pico-USD; null when not a finite non-negative amount. */
 export function parseReportedCost(value: AnyValue | undefined): bigint | null {
@@ -78,6 +89,8 @@ export function readPricingAttributes(attributes: readonly KeyValue[]): PricingA
   let write1hRank = Infinity;
   let cost: bigint | null = null;
   let costRank = Infinity;
+  let audioIn: number | null = null;
+  let audioOut: number | null = null;
   for (const { key, value } of attributes) {
     const info = KEY_INFO.get(key);
     if (info === undefined) continue;
@@ -94,6 +107,10 @@ export function readPricingAttributes(attributes: readonly KeyValue[]): PricingA
       if (n === null) continue;
       write1h = n;
       write1hRank = info.rank;
+    } else if (info.kind === AUDIO_IN) {
+      audioIn ??= parseTokenCount(value);
+    } else if (info.kind === AUDIO_OUT) {
+      audioOut ??= parseTokenCount(value);
     } else {
       if (info.rank >= costRank) continue;
       const c = parseReportedCost(value);
@@ -102,5 +119,11 @@ export function readPricingAttributes(attributes: readonly KeyValue[]): PricingA
       costRank = info.rank;
     }
   }
-  return { serviceTier: tier, cacheWrite1hTokens: write1h, reportedCostPicoUsd: cost };
+  return {
+    serviceTier: tier,
+    cacheWrite1hTokens: write1h,
+    reportedCostPicoUsd: cost,
+    inputAudioTokens: audioIn,
+    outputAudioTokens: audioOut,
+  };
 }

@@ -45,6 +45,8 @@ function rateLines(u: UnitPrices): string[] {
     ['cache write (1 h)', u.cacheWrite1h],
     ['output', u.output],
     ['reasoning', u.reasoning],
+    ['audio input', u.inputAudio],
+    ['audio output', u.outputAudio],
   ];
   return rows.map(([k, v]) => `    ${k.padEnd(20)} ${formatUsdPerMtok(v).padStart(14)}`);
 }

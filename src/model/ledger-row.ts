@@ -82,6 +82,9 @@ export interface LedgerRow {
   cacheWrite1hCostPicoUsd?: bigint | null;
   /** The reasoning part of outputCostPicoUsd (null when the total is null). */
   reasoningCostPicoUsd?: bigint | null;
+  /** Audio part of the input / output tokens (null = not reported). */
+  inputAudioTokens?: number | null;
+  outputAudioTokens?: number | null;
 
   attributionStatus: AttributionStatus;
   /** Every exception reason that applies, in precedence order (empty when attributed). */

@@ -75,6 +75,9 @@ export class LedgerProcessor {
     // The 1-hour writes are a part of the cache writes: never more than them.
     const cacheWrite1hTokens =
       pricing.cacheWrite1hTokens === null ? null : Math.min(pricing.cacheWrite1hTokens, call.cacheWriteTokens ?? 0);
+    // Audio tokens are parts of input / output likewise.
+    const inputAudioTokens = pricing.inputAudioTokens === null ? null : Math.min(pricing.inputAudioTokens, call.inputTokens ?? 0);
+    const outputAudioTokens = pricing.outputAudioTokens === null ? null : Math.min(pricing.outputAudioTokens, call.outputTokens ?? 0);
 
     let cost = null;
     if (call.model === null) {
@@ -90,6 +93,8 @@ export class LedgerProcessor {
           outputTokens: call.outputTokens ?? 0,
           reasoningTokens: call.reasoningTokens ?? 0,
           cacheWrite1hTokens: cacheWrite1hTokens ?? 0,
+          inputAudioTokens: inputAudioTokens ?? 0,
+          outputAudioTokens: outputAudioTokens ?? 0,
         },
         span.startTimeUnixNano,
         pricing.serviceTier,
@@ -144,6 +149,8 @@ export class LedgerProcessor {
       reportedCostPicoUsd: pricing.reportedCostPicoUsd,
       cacheWrite1hCostPicoUsd: cost?.cacheWrite1hPicoUsd ?? null,
       reasoningCostPicoUsd: cost?.reasoningPicoUsd ?? null,
+      inputAudioTokens,
+      outputAudioTokens,
       attributionStatus: attributionStatusOf(exceptions),
       exceptions,
       status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',
