@@ -66,6 +66,8 @@ describe('prices and reprice commands', () => {
     const r = await runCli(['reprice', '--db', db, '--from', '2025-05-01', '--to', '2025-05-01']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /applied as restatement rs-/);
+    // the per-team delta is shown before the changes are applied
+    assert.ok(r.stdout.indexOf('team-search') < r.stdout.indexOf('applying…'), r.stdout);
     assert.match(r.stderr, /100% 700\/700 rows/);
     const [acme] = await queryFile(
       db,

@@ -50,6 +50,8 @@ export interface RestateOptions {
   batchRows?: number;
   /** Called after each batch: rows examined so far, and rows in the range. */
   onProgress?: (done: number, total: number) => void;
+  /** Called once every row is priced, BEFORE anything is written: the delta that is about to be applied. */
+  onPlanned?: (plan: RestateResult) => void;
 }
 
 export interface TeamDelta {
@@ -258,6 +260,7 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
         appender.flushSync();
       };
 
+      let plan: RestateResult | undefined;
       if (writer !== null) await writer.run('BEGIN TRANSACTION');
       try {
         const result = await reader.stream(`SELECT ${select.join(', ')} FROM genai_calls WHERE ${where}`);
@@ -371,6 +374,17 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
         }
         flushStage();
         options.onProgress?.(examined, total);
+        plan = {
+          restatementId: dryRun || changed === 0 ? null : restatementId,
+          rowsExamined: examined,
+          rowsChanged: changed,
+          newSnapshot: priceBook.snapshot,
+          oldSnapshots,
+          teams: [...teams.values()].sort((a, b) => (a.teamId ?? '').localeCompare(b.teamId ?? '')),
+          oldPicoUsd: oldTotal,
+          newPicoUsd: newTotal,
+        };
+        options.onPlanned?.(plan);
 
         if (writer !== null && changed > 0) {
           const id = lit(restatementId);
@@ -424,16 +438,8 @@ FROM ${STAGE_TABLE} s WHERE genai_calls.rowid = s.rid AND s.exceptions_changed`,
       }
       if (writer !== null && changed > 0) await writer.run('CHECKPOINT');
 
-      return {
-        restatementId: dryRun || changed === 0 ? null : restatementId,
-        rowsExamined: examined,
-        rowsChanged: changed,
-        newSnapshot: priceBook.snapshot,
-        oldSnapshots,
-        teams: [...teams.values()].sort((a, b) => (a.teamId ?? '').localeCompare(b.teamId ?? '')),
-        oldPicoUsd: oldTotal,
-        newPicoUsd: newTotal,
-      };
+      if (plan === undefined) throw new Error('internal: restatement finished without a plan');
+      return plan;
     } finally {
       writer?.closeSync();
       reader.closeSync();

@@ -60,10 +60,14 @@ export async function runReprice(args: string[]): Promise<number> {
     user: process.env.USER ?? safeUserName(),
     command: ['genai-ledger', 'reprice', ...args].join(' '),
     onProgress: progress.update,
+    onPlanned: (plan) => {
+      progress.done();
+      printPlan(plan);
+      if (!dryRun && plan.rowsChanged > 0) console.log('applying…');
+    },
   });
-  progress.done();
   const seconds = (performance.now() - started) / 1000;
-  printResult(result, dryRun, seconds);
+  printOutcome(result, dryRun, seconds);
   return 0;
 }
 
@@ -101,11 +105,13 @@ function progressBar(): { update: (done: number, total: number) => void; done: (
     },
     done() {
       if (drawn) process.stderr.write('\n');
+      drawn = false;
     },
   };
 }
 
-function printResult(r: RestateResult, dryRun: boolean, seconds: number): void {
+/** The delta per team, printed once every row is priced and before anything is written. */
+function printPlan(r: RestateResult): void {
   const old = [...r.oldSnapshots.entries()].map(([s, n]) => `${s ?? '(unpriced)'} × ${n}`).join(', ');
   console.log(`rows in range: ${r.rowsExamined}; rows whose cost, snapshot or exceptions change: ${r.rowsChanged}`);
   if (old !== '') console.log(`old prices: ${old}`);
@@ -128,6 +134,9 @@ function printResult(r: RestateResult, dryRun: boolean, seconds: number): void {
       }),
     );
   }
+}
+
+function printOutcome(r: RestateResult, dryRun: boolean, seconds: number): void {
   const rate = Math.round(r.rowsExamined / Math.max(seconds, 0.001));
   if (dryRun) {
     console.log(`dry run: nothing was changed (${seconds.toFixed(1)} s, ${rate} rows/s). Run again without --dry-run to apply.`);
