@@ -63,6 +63,14 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'status', sqlType: 'VARCHAR', notNull: true },
   { name: 'instrumentation_scope', sqlType: 'VARCHAR' },
   { name: 'ingested_at', sqlType: 'TIMESTAMPTZ', notNull: true, default: 'now()' },
+  // Pricing detail (docs/pricing.md); added to existing ledgers by ADD_MISSING_COLUMNS.
+  { name: 'cache_write_1h_tokens', sqlType: 'BIGINT' },
+  { name: 'service_tier', sqlType: 'VARCHAR' },
+  { name: 'reported_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'cache_write_1h_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'reasoning_cost_usd', sqlType: MONEY_TYPE },
+  { name: 'input_audio_tokens', sqlType: 'BIGINT' },
+  { name: 'output_audio_tokens', sqlType: 'BIGINT' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];
@@ -108,6 +116,14 @@ SELECT
   count(*) FILTER (WHERE request_cost_usd IS NULL) AS unpriced_calls
 FROM genai_calls
 GROUP BY ALL`;
+
+/**
+ * Nullable columns appended after a ledger file was created: added to an existing file when it is opened,
+ * so a ledger written by an older build keeps working (old rows read NULL in them).
+ */
+export const ADD_MISSING_COLUMNS: readonly string[] = LEDGER_COLUMNS.filter((c) => !c.notNull && c.default === undefined).map(
+  (c) => `ALTER TABLE genai_calls ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.sqlType}`,
+);
 
 export const LEDGER_VIEWS: readonly string[] = [CREATE_GENAI_EXCEPTIONS_VIEW, CREATE_CHARGEBACK_MONTHLY_VIEW];
 

@@ -73,6 +73,13 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'exceptions', kind: 'reasons', get: (r) => r.exceptions.join(',') },
   { name: 'status', kind: 'varchar', get: (r) => r.status },
   { name: 'instrumentation_scope', kind: 'varchar', get: (r) => r.instrumentationScope },
+  { name: 'cache_write_1h_tokens', kind: 'count', get: (r) => r.cacheWrite1hTokens ?? null },
+  { name: 'service_tier', kind: 'varchar', get: (r) => r.serviceTier ?? null },
+  { name: 'reported_cost_usd', kind: 'money', get: (r) => r.reportedCostPicoUsd ?? null },
+  { name: 'cache_write_1h_cost_usd', kind: 'money', get: (r) => r.cacheWrite1hCostPicoUsd ?? null },
+  { name: 'reasoning_cost_usd', kind: 'money', get: (r) => r.reasoningCostPicoUsd ?? null },
+  { name: 'input_audio_tokens', kind: 'count', get: (r) => r.inputAudioTokens ?? null },
+  { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

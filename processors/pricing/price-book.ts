@@ -14,7 +14,18 @@ import { readFile } from 'node:fs/promises';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
 import type { ConditionalPrice, ModelInfo, ModelPrice, TieredPrices } from '@pydantic/genai-prices';
 
-import { usdPerMtokToPicoPerToken } from './decimal.js';
+import { formatScaled, usdPerMtokToPicoPerToken } from './decimal.js';
+import {
+  inForce,
+  loadPriceOverrides,
+  scopeMatches,
+  type Alias,
+  type CustomPrice,
+  type Discount,
+  type PriceOverrides,
+  type RuleScope,
+  type TierMultiplier,
+} from './price-overrides.js';
 
 /** Token counts of one call, ledger-normalized: input INCLUDES cached + cacheWrite, output INCLUDES reasoning. */
 export interface PricedTokens {
@@ -23,6 +34,15 @@ export interface PricedTokens {
   cacheWriteTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /**
+   * Part of `cacheWriteTokens` written with a 1-hour TTL (Anthropic's `cache_creation.ephemeral_1h_input_tokens`);
+   * the rest of the cache writes are priced at the default (5-minute) cache-write rate. Omitted = 0.
+   */
+  cacheWrite1hTokens?: number;
+  /** Audio part of the uncached input (OpenInference `llm.token_count.prompt_details.audio`). Omitted = 0. */
+  inputAudioTokens?: number;
+  /** Audio part of the non-reasoning output (`llm.token_count.completion_details.audio`). Omitted = 0. */
+  outputAudioTokens?: number;
 }
 
 /** The unit prices in force for one call, in pico-USD per token (= micro-USD per million tokens). */
@@ -33,9 +53,15 @@ export interface UnitPrices {
   cacheRead: bigint;
   /** Cache write (the default, 5-minute TTL); the input rate when the database has no cache-write price. */
   cacheWrite: bigint;
+  /** Cache write with a 1-hour TTL; the 5-minute cache-write rate when the database has no 1-hour price. */
+  cacheWrite1h: bigint;
   output: bigint;
   /** Reasoning part of the output; the output rate unless the database prices reasoning separately. */
   reasoning: bigint;
+  /** Audio input tokens; the input rate unless the price has an audio rate. */
+  inputAudio: bigint;
+  /** Audio output tokens; the output rate unless the price has an audio rate. */
+  outputAudio: bigint;
   /** The model entry id in the database. */
   modelRef: string;
   /** The provider id in the database (for a fallback model, the provider that was asked, e.g. `azure`). */
@@ -44,8 +70,26 @@ export interface UnitPrices {
   tiered: boolean;
   /** The tier that applies: it is used when input tokens > this threshold; null for the base tier. */
   tierAbove: number | null;
-  /** True when some database price had more than 6 decimals in $/Mtok and was rounded half-even. */
+  /** Every context-size threshold of the price in force (rates switch when input tokens exceed one). */
+  tierThresholds: number[];
+  /** True when some price had more than 6 decimals in $/Mtok and was rounded half-even. */
   rounded: boolean;
+  /** Where these prices came from (for `genai-ledger prices show`). */
+  origin: PriceOrigin;
+}
+
+/** The rules that produced a call's unit prices, in words. */
+export interface PriceOrigin {
+  /** The overrides alias that redirected the model (`aliases[0] → openai/gpt-4o`), or null. */
+  alias: string | null;
+  /** `genai-prices <provider>/<model entry>` or `overrides prices[3] (<file>)`. */
+  source: string;
+  /** The price period in force: `always`, `from 2025-06-10`, `from … until …`, a time-of-day window. */
+  period: string;
+  /** The discount applied (`discounts[0]: 12.5% off`), or null. */
+  discount: string | null;
+  /** The service tier multiplier applied (`batch ×0.5 (built-in)`), or null for standard rates. */
+  serviceTier: string | null;
 }
 
 /** The cost of one call. All amounts are pico-USD; the parts add up to the total exactly. */
@@ -59,6 +103,10 @@ export interface CallCost {
   cacheWritePicoUsd: bigint;
   /** Output, including reasoning tokens (at the reasoning rate, which is the output rate by default). */
   outputPicoUsd: bigint;
+  /** The 1-hour cache writes' share of `cacheWritePicoUsd` (included in it, not added to the total again). */
+  cacheWrite1hPicoUsd: bigint;
+  /** The reasoning tokens' share of `outputPicoUsd` (included in it, not added to the total again). */
+  reasoningPicoUsd: bigint;
 }
 
 /**
@@ -130,8 +178,11 @@ interface Segment {
   readonly input: bigint;
   readonly cacheRead: bigint;
   readonly cacheWrite: bigint;
+  readonly cacheWrite1h: bigint;
   readonly output: bigint;
   readonly reasoning: bigint;
+  readonly inputAudio: bigint;
+  readonly outputAudio: bigint;
 }
 
 /** One ModelPrice record, compiled. `segments` ascend by `above`; segments[0] is the base tier. */
@@ -163,7 +214,16 @@ interface Entry {
   readonly periods: readonly Period[];
 }
 
-const PRICE_KEYS = ['input_mtok', 'cache_read_mtok', 'cache_write_mtok', 'output_mtok', 'output_reasoning_mtok'] as const;
+const PRICE_KEYS = [
+  'input_mtok',
+  'cache_read_mtok',
+  'cache_write_mtok',
+  'cache_write_1h_mtok',
+  'output_mtok',
+  'output_reasoning_mtok',
+  'input_audio_mtok',
+  'output_audio_mtok',
+] as const;
 type PriceKey = (typeof PRICE_KEYS)[number];
 
 function isTiered(v: number | TieredPrices | undefined): v is TieredPrices {
@@ -207,13 +267,17 @@ function compileRates(price: ModelPrice): RateSet | null {
   const segmentAbove = (above: number): Segment => {
     const input = rateAbove('input_mtok', above) ?? 0n;
     const output = rateAbove('output_mtok', above) ?? 0n;
+    const cacheWrite = rateAbove('cache_write_mtok', above) ?? input;
     return {
       above,
       input,
       cacheRead: rateAbove('cache_read_mtok', above) ?? input,
-      cacheWrite: rateAbove('cache_write_mtok', above) ?? input,
+      cacheWrite,
+      cacheWrite1h: rateAbove('cache_write_1h_mtok', above) ?? cacheWrite,
       output,
       reasoning: rateAbove('output_reasoning_mtok', above) ?? output,
+      inputAudio: rateAbove('input_audio_mtok', above) ?? input,
+      outputAudio: rateAbove('output_audio_mtok', above) ?? output,
     };
   };
   const sorted = [...thresholds].sort((a, b) => a - b);
@@ -265,18 +329,18 @@ function compileEntry(model: ModelInfo, providerRef: string): Entry {
  * from that UTC midnight on; a time-of-day window holds inside [start, end) of the UTC day, wrapping midnight
  * when end < start), and when none holds the first period applies.
  */
-function periodAt(periods: readonly Period[], ms: number): Period | undefined {
+function periodIndexAt(periods: readonly Period[], ms: number): number {
   for (let i = periods.length - 1; i >= 0; i--) {
     const p = periods[i]!;
-    if (p.kind === ALWAYS) return p;
+    if (p.kind === ALWAYS) return i;
     if (p.kind === FROM_DATE) {
-      if (ms >= p.startMs) return p;
+      if (ms >= p.startMs) return i;
     } else {
       const t = ((ms % DAY_MS) + DAY_MS) % DAY_MS;
-      if (p.endMs < p.startMs ? t >= p.startMs || t < p.endMs : t >= p.startMs && t < p.endMs) return p;
+      if (p.endMs < p.startMs ? t >= p.startMs || t < p.endMs : t >= p.startMs && t < p.endMs) return i;
     }
   }
-  return periods[0];
+  return 0;
 }
 
 function segmentFor(rates: RateSet, inputTokens: number): Segment {
@@ -301,7 +365,10 @@ function checkTokens(t: PricedTokens): void {
     isCount(t.cachedInputTokens) &&
     isCount(t.cacheWriteTokens) &&
     isCount(t.outputTokens) &&
-    isCount(t.reasoningTokens)
+    isCount(t.reasoningTokens) &&
+    (t.cacheWrite1hTokens === undefined || isCount(t.cacheWrite1hTokens)) &&
+    (t.inputAudioTokens === undefined || isCount(t.inputAudioTokens)) &&
+    (t.outputAudioTokens === undefined || isCount(t.outputAudioTokens))
   ) {
     return;
   }
@@ -317,25 +384,162 @@ const MATCH_TIME = new Date(0);
  */
 const MAX_CACHED_MODELS = 10_000;
 
+/**
+ * Version of our pricing rules (how token classes, tiers and overrides combine), part of every snapshot id:
+ * two rows with the same data but different rules may differ. 2 = 1-hour cache writes, audio rates, service
+ * tiers and override files.
+ */
+export const PRICING_RULES_VERSION = 2;
+
+/** Service tier values that mean "standard rates". */
+const STANDARD_TIERS: ReadonlySet<string> = new Set(['', 'default', 'auto', 'standard', 'on_demand', 'on-demand']);
+
+const ANY_TIME = { fromMs: Number.NEGATIVE_INFINITY, untilMs: Number.POSITIVE_INFINITY };
+/**
+ * Service-tier multipliers that apply unless the overrides file says otherwise (docs/pricing.md):
+ * batch APIs are half price at OpenAI, Anthropic, Google and AWS Bedrock; OpenAI flex processing is billed at
+ * batch rates. Other tiers (priority, scale) have per-model prices that are not multiples of the list price
+ * and need a `serviceTiers` rule; without one the call is priced at standard rates.
+ */
+export const BUILT_IN_SERVICE_TIERS: readonly TierMultiplier[] = [
+  { provider: null, model: null, prefix: false, ...ANY_TIME, label: 'built-in batch', tier: 'batch', multiplierMicros: 500_000n },
+  { provider: 'openai', model: null, prefix: false, ...ANY_TIME, label: 'built-in flex', tier: 'flex', multiplierMicros: 500_000n },
+];
+
+/** Lowercased service tier, or null for the standard tier (absent, `default`, `auto`, …). */
+export function normalizeServiceTier(tier: string | null | undefined): string | null {
+  if (tier === null || tier === undefined) return null;
+  const t = tier.trim().toLowerCase();
+  return STANDARD_TIERS.has(t) ? null : t;
+}
+
+/** A (provider, model) with the override rules that can apply to it, resolved once. */
+interface Resolution {
+  readonly alias: Alias | null;
+  /** The package entry for the (aliased) model, or null. */
+  readonly entry: Entry | null;
+  readonly customs: readonly CustomPrice[];
+  readonly discounts: readonly Discount[];
+  readonly tiers: readonly TierMultiplier[];
+  /** The built-in tier multipliers that match this model. */
+  readonly builtInTiers: readonly TierMultiplier[];
+  /** No custom price or discount can apply: the package rates are used unchanged (the fast path). */
+  readonly plain: boolean;
+  /** Effective rates by selection key. */
+  readonly memo: Map<string, RateSet | null>;
+}
+
+/** Which rules apply to one call. */
+interface Selection {
+  readonly custom: CustomPrice | null;
+  /** Index of the package period in force, -1 when the entry's price does not depend on time. */
+  readonly period: number;
+  readonly discount: Discount | null;
+  readonly tier: TierMultiplier | null;
+}
+
+const specificity = (r: RuleScope): number => (r.model !== null ? 2 : 0) + (r.provider !== null ? 1 : 0);
+
+/** The most specific rule in force at `ms` (later rules win ties), or null. */
+function bestInForce<R extends RuleScope>(rules: readonly R[], ms: number, accept?: (r: R) => boolean): R | null {
+  let best: R | null = null;
+  for (const r of rules) {
+    if (!inForce(r, ms) || (accept !== undefined && !accept(r))) continue;
+    if (best === null || specificity(r) >= specificity(best)) best = r;
+  }
+  return best;
+}
+
+function roundHalfEven(num: bigint, den: bigint): { value: bigint; rounded: boolean } {
+  const q = num / den;
+  const r = num % den;
+  if (r === 0n) return { value: q, rounded: false };
+  const twice = r * 2n;
+  return { value: twice > den || (twice === den && q % 2n === 1n) ? q + 1n : q, rounded: true };
+}
+
+/** Multiplies every rate by num/den, rounding each unit rate half-even to whole pico-USD per token. */
+function scaleRates(rates: RateSet, num: bigint, den: bigint): RateSet {
+  if (num === den) return rates;
+  let rounded = rates.rounded;
+  const scale = (v: bigint): bigint => {
+    const r = roundHalfEven(v * num, den);
+    if (r.rounded) rounded = true;
+    return r.value;
+  };
+  const segments = rates.segments.map((s) => ({
+    above: s.above,
+    input: scale(s.input),
+    cacheRead: scale(s.cacheRead),
+    cacheWrite: scale(s.cacheWrite),
+    cacheWrite1h: scale(s.cacheWrite1h),
+    output: scale(s.output),
+    reasoning: scale(s.reasoning),
+    inputAudio: scale(s.inputAudio),
+    outputAudio: scale(s.outputAudio),
+  })) as unknown as [Segment, ...Segment[]];
+  return { segments, tiered: rates.tiered, rounded };
+}
+
+function customRates(c: CustomPrice): RateSet {
+  const { input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, inputAudio, outputAudio } = c;
+  return {
+    segments: [{ above: -1, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, inputAudio, outputAudio }],
+    tiered: false,
+    rounded: false,
+  };
+}
+
+const isoDay = (ms: number): string => new Date(ms).toISOString().replace('T00:00:00.000Z', '');
+const hhmm = (msOfDay: number): string => new Date(msOfDay).toISOString().slice(11, 16);
+
+function describeRange(fromMs: number, untilMs: number): string {
+  const parts = [];
+  if (Number.isFinite(fromMs)) parts.push(`from ${isoDay(fromMs)}`);
+  if (Number.isFinite(untilMs)) parts.push(`until ${isoDay(untilMs)}`);
+  return parts.length === 0 ? 'always' : parts.join(' ');
+}
+
+function describePeriod(entry: Entry, index: number): string {
+  if (entry.fixed !== undefined || index < 0) return 'always';
+  const p = entry.periods[index];
+  if (p === undefined) return 'always';
+  if (p.kind === TIME_OF_DAY) return `daily ${hhmm(p.startMs)}–${hhmm(p.endMs)} UTC`;
+  const next = entry.periods.slice(index + 1).find((q) => q.kind === FROM_DATE);
+  const until = next === undefined ? Number.POSITIVE_INFINITY : next.startMs;
+  return describeRange(p.kind === FROM_DATE ? p.startMs : Number.NEGATIVE_INFINITY, until);
+}
+
+const percentText = (micros: bigint): string => formatScaled(micros, 6).replace(/\.?0+$/, '');
+
 export class PriceBook {
   /**
-   * Identifies the exact price data: `genai-prices@<version>+sha256:<first 12 hex>`, where the hash is of the
-   * package's bundled ES module — the file that embeds the price data (and the matching rules, which decide
-   * which price applies just as much). Recomputing with the same snapshot gives the same cost.
-   * When override files arrive, their hash is appended.
+   * Identifies the exact price data: `genai-prices@<version>+sha256:<first 12 hex>;rules=<n>`, where the hash
+   * is of the package's bundled ES module — the file that embeds the price data (and the matching rules,
+   * which decide which price applies just as much) — and `rules` is {@link PRICING_RULES_VERSION}. With an
+   * overrides file, `;overrides=sha256:<first 12 hex of the file>` is appended. Recomputing with the same
+   * snapshot gives the same cost.
    */
   readonly snapshot: string;
+  /** The overrides layered on the package prices, or null. */
+  readonly overrides: PriceOverrides | null;
 
-  /** provider key ('' for none) → model → resolved entry, or null when the model has no price. */
-  readonly #cache = new Map<string, Map<string, Entry | null>>();
+  /** provider key ('' for none) → model → resolution. */
+  readonly #cache = new Map<string, Map<string, Resolution>>();
   #cachedCount = 0;
+  readonly #customRates = new Map<CustomPrice, RateSet>();
 
-  constructor(snapshot: string) {
-    this.snapshot = snapshot;
+  constructor(snapshot: string, overrides: PriceOverrides | null = null) {
+    this.snapshot = overrides === null ? snapshot : `${snapshot};overrides=${overrides.hash}`;
+    this.overrides = overrides;
+    for (const c of overrides?.prices ?? []) this.#customRates.set(c, customRates(c));
   }
 
-  /** The bundled database of the pinned `@pydantic/genai-prices`; computes the snapshot id from its bytes. */
-  static async loadDefault(): Promise<PriceBook> {
+  /**
+   * The bundled database of the pinned `@pydantic/genai-prices` (computes the snapshot id from its bytes),
+   * with `overrides` layered on top when given.
+   */
+  static async loadDefault(overrides: PriceOverrides | null = null): Promise<PriceBook> {
     const moduleUrl = new URL(import.meta.resolve('@pydantic/genai-prices'));
     const [bytes, pkgText] = await Promise.all([
       readFile(moduleUrl),
@@ -346,32 +550,55 @@ export class PriceBook {
       throw new Error(`unexpected package.json next to ${moduleUrl.href}`);
     }
     const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    return new PriceBook(`genai-prices@${pkg.version}+sha256:${hash}`);
+    return new PriceBook(`genai-prices@${pkg.version}+sha256:${hash};rules=${PRICING_RULES_VERSION}`, overrides);
+  }
+
+  /** The package prices plus the overrides file at `overridesFile` (if any). Throws ConfigFileError. */
+  static async load(overridesFile?: string | null): Promise<PriceBook> {
+    const overrides = overridesFile === undefined || overridesFile === null ? null : await loadPriceOverrides(overridesFile);
+    return PriceBook.loadDefault(overrides);
   }
 
   /**
    * The cost of one call, or null when the model has no token price (never a silent 0).
-   * `provider` is the OTel provider name (see {@link providerLookup} for how it maps to the database).
+   * `provider` is the OTel provider name (see {@link providerLookup} for how it maps to the database);
+   * `serviceTier` is the tier the span says ran (`batch`, `flex`, `priority`, …; null/`default` = standard).
    *
-   * cost = uncached × input + cached × cacheRead + cacheWrite × cacheWrite + (output − reasoning) × output
-   *        + reasoning × reasoning, with the rates of the context-size tier that the total input selects.
-   * The token counts must satisfy the ledger invariants (input ≥ cached + cacheWrite, output ≥ reasoning);
-   * if they do not, the uncached input (or non-reasoning output) is taken as 0 rather than negative — the
-   * more specific counts are trusted and billed in full, so a broken invariant never produces a negative
-   * cost or a credit. Throws a `RangeError` when a count is not a non-negative safe integer: that is a
-   * normalization bug upstream, and a guessed cost would be worse than a loud failure.
+   * cost = uncached × input + cached × cacheRead + (cacheWrite − 1h) × cacheWrite + 1h × cacheWrite1h
+   *        + (output − reasoning) × output + reasoning × reasoning, with the rates of the context-size tier that
+   *        the total input selects, after the overrides' custom price, discount and service-tier multiplier
+   *        (each unit rate rounded half-even to whole pico-USD per token, so costs stay additive).
+   * The token counts must satisfy the ledger invariants (input ≥ cached + cacheWrite, output ≥ reasoning,
+   * cacheWrite ≥ 1h); if they do not, the uncached input (or non-reasoning output) is taken as 0 rather than
+   * negative — the more specific counts are trusted and billed in full, so a broken invariant never produces
+   * a negative cost or a credit. Throws a `RangeError` when a count is not a non-negative safe integer: that
+   * is a normalization bug upstream, and a guessed cost would be worse than a loud failure.
    */
-  cost(provider: string | null, model: string, tokens: PricedTokens, atUnixNano: bigint): CallCost | null {
+  cost(
+    provider: string | null,
+    model: string,
+    tokens: PricedTokens,
+    atUnixNano: bigint,
+    serviceTier: string | null = null,
+  ): CallCost | null {
     checkTokens(tokens);
-    const rates = this.#ratesAt(provider, model, atUnixNano);
+    const rates = this.#ratesAt(provider, model, atUnixNano, normalizeServiceTier(serviceTier));
     if (rates === null) return null;
     const seg = segmentFor(rates, tokens.inputTokens);
     const uncached = Math.max(0, tokens.inputTokens - tokens.cachedInputTokens - tokens.cacheWriteTokens);
     const plainOutput = Math.max(0, tokens.outputTokens - tokens.reasoningTokens);
-    const inputPicoUsd = BigInt(uncached) * seg.input;
+    const write1h = Math.min(tokens.cacheWrite1hTokens ?? 0, tokens.cacheWriteTokens);
+    const audioIn = Math.min(tokens.inputAudioTokens ?? 0, uncached);
+    const audioOut = Math.min(tokens.outputAudioTokens ?? 0, plainOutput);
+    const inputPicoUsd =
+      audioIn === 0 ? BigInt(uncached) * seg.input : BigInt(uncached - audioIn) * seg.input + BigInt(audioIn) * seg.inputAudio;
     const cachedInputPicoUsd = BigInt(tokens.cachedInputTokens) * seg.cacheRead;
-    const cacheWritePicoUsd = BigInt(tokens.cacheWriteTokens) * seg.cacheWrite;
-    const outputPicoUsd = BigInt(plainOutput) * seg.output + BigInt(tokens.reasoningTokens) * seg.reasoning;
+    const cacheWrite1hPicoUsd = BigInt(write1h) * seg.cacheWrite1h;
+    const cacheWritePicoUsd = BigInt(tokens.cacheWriteTokens - write1h) * seg.cacheWrite + cacheWrite1hPicoUsd;
+    const reasoningPicoUsd = BigInt(tokens.reasoningTokens) * seg.reasoning;
+    const plainOutputPicoUsd =
+      audioOut === 0 ? BigInt(plainOutput) * seg.output : BigInt(plainOutput - audioOut) * seg.output + BigInt(audioOut) * seg.outputAudio;
+    const outputPicoUsd = plainOutputPicoUsd + reasoningPicoUsd;
     return {
       snapshot: this.snapshot,
       totalPicoUsd: inputPicoUsd + cachedInputPicoUsd + cacheWritePicoUsd + outputPicoUsd,
@@ -379,49 +606,122 @@ export class PriceBook {
       cachedInputPicoUsd,
       cacheWritePicoUsd,
       outputPicoUsd,
+      cacheWrite1hPicoUsd,
+      reasoningPicoUsd,
     };
   }
 
   /**
    * The unit prices that apply to a call of `model` at `atUnixNano` with `inputTokens` total input tokens
-   * (0 when omitted, i.e. the base tier), or null when the model has no token price.
+   * (0 when omitted, i.e. the base tier) in `serviceTier`, or null when the model has no token price.
    */
-  unitPrices(provider: string | null, model: string, atUnixNano: bigint, inputTokens = 0): UnitPrices | null {
-    const entry = this.#entry(provider, model);
-    if (entry === null) return null;
-    const rates = entry.fixed !== undefined ? entry.fixed : (periodAt(entry.periods, unixNanoToMs(atUnixNano))?.rates ?? null);
+  unitPrices(
+    provider: string | null,
+    model: string,
+    atUnixNano: bigint,
+    inputTokens = 0,
+    serviceTier: string | null = null,
+  ): UnitPrices | null {
+    const res = this.#resolve(provider, model);
+    const sel = this.#select(res, unixNanoToMs(atUnixNano), normalizeServiceTier(serviceTier));
+    const rates = this.#ratesFor(res, sel);
     if (rates === null) return null;
     const seg = segmentFor(rates, inputTokens);
+    const entry = res.entry;
+    const o = this.overrides;
+    const source =
+      sel.custom !== null
+        ? `overrides ${sel.custom.label} (${o?.file ?? ''})`
+        : `genai-prices ${entry?.providerRef ?? '?'}/${entry?.modelRef ?? '?'}`;
+    const period =
+      sel.custom !== null ? describeRange(sel.custom.fromMs, sel.custom.untilMs) : entry === null ? 'always' : describePeriod(entry, sel.period);
+    const alias = res.alias;
     return {
       input: seg.input,
       cacheRead: seg.cacheRead,
       cacheWrite: seg.cacheWrite,
+      cacheWrite1h: seg.cacheWrite1h,
       output: seg.output,
       reasoning: seg.reasoning,
-      modelRef: entry.modelRef,
-      providerRef: entry.providerRef,
+      inputAudio: seg.inputAudio,
+      outputAudio: seg.outputAudio,
+      modelRef: sel.custom !== null ? model : (entry?.modelRef ?? model),
+      providerRef: sel.custom !== null ? (provider ?? '') : (entry?.providerRef ?? ''),
       tiered: rates.tiered,
       tierAbove: seg.above < 0 ? null : seg.above,
+      tierThresholds: rates.segments.slice(1).map((s) => s.above),
       rounded: rates.rounded,
+      origin: {
+        alias: alias === null ? null : `${alias.label} → ${alias.targetProvider ?? provider ?? '(any provider)'}/${alias.targetModel}`,
+        source,
+        period,
+        discount:
+          sel.discount === null
+            ? null
+            : `${sel.discount.label}: ${percentText(sel.discount.percentMicros)}% off, ${describeRange(sel.discount.fromMs, sel.discount.untilMs)}`,
+        serviceTier:
+          sel.tier === null
+            ? null
+            : `${sel.tier.tier} ×${percentText(sel.tier.multiplierMicros)} (${sel.tier.label.startsWith('built-in') ? 'built-in' : `overrides ${sel.tier.label}`})`,
+      },
     };
   }
 
-  #ratesAt(provider: string | null, model: string, atUnixNano: bigint): RateSet | null {
-    const entry = this.#entry(provider, model);
-    if (entry === null) return null;
-    if (entry.fixed !== undefined) return entry.fixed;
-    return periodAt(entry.periods, unixNanoToMs(atUnixNano))?.rates ?? null;
+  #ratesAt(provider: string | null, model: string, atUnixNano: bigint, tier: string | null): RateSet | null {
+    const res = this.#resolve(provider, model);
+    if (res.plain && tier === null) {
+      const entry = res.entry;
+      if (entry === null) return null;
+      if (entry.fixed !== undefined) return entry.fixed;
+      return entry.periods[periodIndexAt(entry.periods, unixNanoToMs(atUnixNano))]?.rates ?? null;
+    }
+    return this.#ratesFor(res, this.#select(res, unixNanoToMs(atUnixNano), tier));
   }
 
-  /** Resolves (provider, model) once and remembers the result, including "no price". */
-  #entry(provider: string | null, model: string): Entry | null {
+  #select(res: Resolution, ms: number, tier: string | null): Selection {
+    const custom = res.customs.length === 0 ? null : bestInForceLast(res.customs, ms);
+    const entry = res.entry;
+    const period = custom !== null || entry === null || entry.fixed !== undefined ? -1 : periodIndexAt(entry.periods, ms);
+    const discount = res.discounts.length === 0 ? null : bestInForce(res.discounts, ms);
+    let tierRule: TierMultiplier | null = null;
+    if (tier !== null) {
+      const isTier = (r: TierMultiplier) => r.tier === tier;
+      tierRule = bestInForce(res.tiers, ms, isTier) ?? bestInForce(res.builtInTiers, ms, isTier);
+    }
+    return { custom, period, discount, tier: tierRule };
+  }
+
+  #ratesFor(res: Resolution, sel: Selection): RateSet | null {
+    const key = `${sel.custom?.label ?? sel.period}|${sel.discount?.label ?? ''}|${sel.tier?.label ?? ''}`;
+    let rates = res.memo.get(key);
+    if (rates !== undefined) return rates;
+    let base: RateSet | null;
+    if (sel.custom !== null) base = this.#customRates.get(sel.custom) ?? customRates(sel.custom);
+    else if (res.entry === null) base = null;
+    else if (res.entry.fixed !== undefined) base = res.entry.fixed;
+    else base = res.entry.periods[sel.period]?.rates ?? null;
+    rates = null;
+    if (base !== null) {
+      const HUNDRED = 100_000_000n; // 100% in micro-percent
+      const dNum = sel.discount === null ? 1n : HUNDRED - sel.discount.percentMicros;
+      const dDen = sel.discount === null ? 1n : HUNDRED;
+      const tNum = sel.tier === null ? 1n : sel.tier.multiplierMicros;
+      const tDen = sel.tier === null ? 1n : 1_000_000n;
+      rates = scaleRates(base, dNum * tNum, dDen * tDen);
+    }
+    res.memo.set(key, rates);
+    return rates;
+  }
+
+  /** Resolves (provider, model) once — alias, package entry, applicable override rules — and remembers it. */
+  #resolve(provider: string | null, model: string): Resolution {
     const providerKey = provider ?? '';
     let byModel = this.#cache.get(providerKey);
     if (byModel !== undefined) {
       const hit = byModel.get(model);
       if (hit !== undefined) return hit;
     }
-    const entry = resolveEntry(provider, model);
+    const res = this.#resolveUncached(provider, model);
     if (this.#cachedCount >= MAX_CACHED_MODELS) {
       this.#cache.clear();
       this.#cachedCount = 0;
@@ -431,22 +731,67 @@ export class PriceBook {
       byModel = new Map();
       this.#cache.set(providerKey, byModel);
     }
-    byModel.set(model, entry);
+    byModel.set(model, res);
     this.#cachedCount++;
-    return entry;
+    return res;
+  }
+
+  #resolveUncached(provider: string | null, model: string): Resolution {
+    const o = this.overrides;
+    let alias: Alias | null = null;
+    let targetProvider = provider;
+    let targetModel = model;
+    if (o !== null) {
+      const p = (provider ?? '').toLowerCase();
+      const m = model.toLowerCase();
+      alias = o.aliases.find((a) => scopeMatches(a, p, m)) ?? null;
+      if (alias !== null) {
+        targetProvider = alias.targetProvider ?? provider;
+        targetModel = alias.targetModel;
+      }
+    }
+    const p = (targetProvider ?? '').toLowerCase();
+    const m = targetModel.toLowerCase();
+    const customs = o?.prices.filter((r) => scopeMatches(r, p, m)) ?? [];
+    const discounts = o?.discounts.filter((r) => scopeMatches(r, p, m)) ?? [];
+    const tiers = o?.serviceTiers.filter((r) => scopeMatches(r, p, m)) ?? [];
+    return {
+      alias,
+      entry: resolveEntry(targetProvider, targetModel),
+      customs,
+      discounts,
+      tiers,
+      builtInTiers: BUILT_IN_SERVICE_TIERS.filter((r) => scopeMatches(r, p, m)),
+      plain: customs.length === 0 && discounts.length === 0,
+      memo: new Map(),
+    };
   }
 }
+
+/** The LAST custom price in force (later entries in the file correct earlier ones), or null. */
+function bestInForceLast(rules: readonly CustomPrice[], ms: number): CustomPrice | null {
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const r = rules[i]!;
+    if (inForce(r, ms)) return r;
+  }
+  return null;
+}
+
+/** AWS Bedrock ARNs of a foundation model or a system inference profile end with the model id. */
+const BEDROCK_ARN = /^arn:aws[\w-]*:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile)\/(.+)$/;
 
 /** Finds the database entry with the package's own matching, then compiles its prices. */
 function resolveEntry(provider: string | null, model: string): Entry | null {
   if (model.trim() === '') return null;
   const lookup = providerLookup(provider);
   if (lookup.kind === 'unpriced') return null;
+  const arn = BEDROCK_ARN.exec(model);
+  const name = arn?.[1] ?? model;
   try {
     // Only the match is used (model entry + provider); usage {} keeps the package's float math trivial.
     const found = calcPrice(
       {},
-      model,
+      name,
       lookup.kind === 'provider' ? { providerId: lookup.id, timestamp: MATCH_TIME } : { timestamp: MATCH_TIME },
     );
     if (found === null) return null;

@@ -6,17 +6,22 @@ import { runServe } from './serve-command.js';
 import { runQuery } from './query-command.js';
 import { runDemo } from './demo-command.js';
 import { CliUsageError } from './cli-usage-error.js';
+import { runPrices } from './prices-command.js';
+import { runReprice } from './reprice-command.js';
 
 const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attributed rows in DuckDB out
 
 Usage:
   genai-ledger serve [--config FILE] [--db PATH] [--host H] [--http-port N] [--grpc-port N]
-                     [--teams FILE] [--services FILE]
+                     [--teams FILE] [--services FILE] [--prices FILE]
   genai-ledger query --db PATH [--format table|csv|json] "SQL"
   genai-ledger demo [--endpoint URL] [--calls N]
+  genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE]
+  genai-ledger prices check --db PATH [--prices FILE]
+  genai-ledger reprice --db PATH --from DATE --to DATE [--dry-run] [--prices FILE]
   genai-ledger help
 
-Docs: README.md, docs/configuration.md, docs/schema.md`;
+Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       return runQuery(rest);
     case 'demo':
       return runDemo(rest);
+    case 'prices':
+      return runPrices(rest);
+    case 'reprice':
+      return runReprice(rest);
     case undefined:
     case 'help':
     case '--help':

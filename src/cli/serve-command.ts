@@ -16,8 +16,11 @@ export async function runServe(args: string[]): Promise<number> {
   grpc.port = parsePort('grpc-port', values['grpc-port']) ?? grpc.port;
   if (values.teams !== undefined) config.attribution.teamsFile = values.teams;
   if (values.services !== undefined) config.attribution.servicesFile = values.services;
+  if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
 
   const server = await LedgerServer.create(config);
+  for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
+  console.log(`genai-ledger: prices ${server.priceSnapshot}`);
   await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
@@ -62,6 +65,7 @@ function parseServeArgs(args: string[]) {
         'grpc-port': { type: 'string' },
         teams: { type: 'string' },
         services: { type: 'string' },
+        prices: { type: 'string' },
       },
     });
   } catch (err) {

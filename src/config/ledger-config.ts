@@ -4,6 +4,7 @@ import { OtlpHttpReceiverConfig } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
 import { loadYamlFile } from './yaml-file.js';
+import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
 
 /**
  * The whole configuration. Every key has a default, so an empty file (or none) runs the embedded
@@ -42,6 +43,15 @@ export const LedgerConfig = z
       })
       .strict()
       .prefault({}),
+    pricing: z
+      .object({
+        /** Price overrides file (YAML or JSON, docs/pricing.md) layered over the package list prices. */
+        overridesFile: z.string().min(1).optional(),
+        /** Flag `cost_mismatch` when the instrumentation's reported cost differs from ours by more than both. */
+        costMismatch: CostMismatchConfig.prefault({}),
+      })
+      .strict()
+      .prefault({}),
     exporters: z
       .object({
         duckdb: DuckDbExporterConfig.prefault({}),
@@ -60,6 +70,7 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
   const rel = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
   config.attribution.teamsFile = rel(config.attribution.teamsFile);
   config.attribution.servicesFile = rel(config.attribution.servicesFile);
+  config.pricing.overridesFile = rel(config.pricing.overridesFile);
   config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
   return config;
 }

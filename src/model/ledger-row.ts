@@ -13,8 +13,12 @@ export const ATTRIBUTION_STATUSES = [
 ] as const;
 export type AttributionStatus = (typeof ATTRIBUTION_STATUSES)[number];
 
-/** Reasons a row is an exception, in the order that decides `attribution_status` (first one wins). */
-export type ExceptionReason = Exclude<AttributionStatus, 'attributed'>;
+/**
+ * Reasons a row is an exception. The statuses in EXCEPTION_PRECEDENCE decide `attribution_status` (first one
+ * wins); `cost_mismatch` (our cost and the instrumentation's reported cost disagree, docs/pricing.md) is only
+ * listed in `exceptions` and never changes `attribution_status`.
+ */
+export type ExceptionReason = Exclude<AttributionStatus, 'attributed'> | 'cost_mismatch';
 export const EXCEPTION_PRECEDENCE: readonly ExceptionReason[] = [
   'missing_team',
   'missing_cost_center',
@@ -68,6 +72,19 @@ export interface LedgerRow {
   cachedInputCostPicoUsd: bigint | null;
   cacheWriteCostPicoUsd: bigint | null;
   outputCostPicoUsd: bigint | null;
+  /** Part of cacheWriteTokens written with a 1-hour TTL (null = not reported). */
+  cacheWrite1hTokens?: number | null;
+  /** Service tier the span says ran (`batch`, `flex`, `priority`, …), lowercased; null = not reported. */
+  serviceTier?: string | null;
+  /** The cost the instrumentation itself reported (`gen_ai.usage.cost`, …), pico-USD; null = not reported. */
+  reportedCostPicoUsd?: bigint | null;
+  /** The 1-hour cache writes' part of cacheWriteCostPicoUsd (null when the total is null). */
+  cacheWrite1hCostPicoUsd?: bigint | null;
+  /** The reasoning part of outputCostPicoUsd (null when the total is null). */
+  reasoningCostPicoUsd?: bigint | null;
+  /** Audio part of the input / output tokens (null = not reported). */
+  inputAudioTokens?: number | null;
+  outputAudioTokens?: number | null;
 
   attributionStatus: AttributionStatus;
   /** Every exception reason that applies, in precedence order (empty when attributed). */
@@ -81,6 +98,6 @@ export interface LedgerRow {
 
 /** Picks `attribution_status` from the collected reasons. */
 export function attributionStatusOf(exceptions: readonly ExceptionReason[]): AttributionStatus {
-  for (const reason of EXCEPTION_PRECEDENCE) if (exceptions.includes(reason)) return reason;
+  for (const reason of EXCEPTION_PRECEDENCE) if (reason !== 'cost_mismatch' && exceptions.includes(reason)) return reason;
   return 'attributed';
 }

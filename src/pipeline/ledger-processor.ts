@@ -3,6 +3,13 @@ import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason, type L
 import { extractGenAiCall, type GenAiCall } from '../../processors/genai/extract-genai-call.js';
 import type { Attributor } from '../../processors/attribution/attributor.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
+import { readPricingAttributes } from '../../processors/pricing/pricing-attributes.js';
+import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
+
+export interface LedgerProcessorOptions {
+  /** When our cost and the instrumentation's reported cost disagree enough to flag `cost_mismatch`. */
+  costMismatch?: CostMismatchThresholds;
+}
 
 export interface ProcessResult {
   rows: LedgerRow[];
@@ -22,6 +29,7 @@ export class LedgerProcessor {
   constructor(
     private readonly attributor: Attributor,
     private readonly priceBook: PriceBook,
+    private readonly options: LedgerProcessorOptions = {},
   ) {}
 
   process(request: TraceRequest): ProcessResult {
@@ -63,6 +71,14 @@ export class LedgerProcessor {
     const hasTokens = call.inputTokens !== null || call.outputTokens !== null;
     if (!hasTokens) exceptions.push('missing_tokens');
 
+    const pricing = readPricingAttributes(span.attributes);
+    // The 1-hour writes are a part of the cache writes: never more than them.
+    const cacheWrite1hTokens =
+      pricing.cacheWrite1hTokens === null ? null : Math.min(pricing.cacheWrite1hTokens, call.cacheWriteTokens ?? 0);
+    // Audio tokens are parts of input / output likewise.
+    const inputAudioTokens = pricing.inputAudioTokens === null ? null : Math.min(pricing.inputAudioTokens, call.inputTokens ?? 0);
+    const outputAudioTokens = pricing.outputAudioTokens === null ? null : Math.min(pricing.outputAudioTokens, call.outputTokens ?? 0);
+
     let cost = null;
     if (call.model === null) {
       exceptions.push('unpriced_model');
@@ -76,15 +92,27 @@ export class LedgerProcessor {
           cacheWriteTokens: call.cacheWriteTokens ?? 0,
           outputTokens: call.outputTokens ?? 0,
           reasoningTokens: call.reasoningTokens ?? 0,
+          cacheWrite1hTokens: cacheWrite1hTokens ?? 0,
+          inputAudioTokens: inputAudioTokens ?? 0,
+          outputAudioTokens: outputAudioTokens ?? 0,
         },
         span.startTimeUnixNano,
+        pricing.serviceTier,
       );
       if (cost === null) exceptions.push('unpriced_model');
-    } else if (this.priceBook.unitPrices(call.provider, call.model, span.startTimeUnixNano) === null) {
+    } else if (this.priceBook.unitPrices(call.provider, call.model, span.startTimeUnixNano, 0, pricing.serviceTier) === null) {
       // Without tokens there is no cost either way, but an unknown model is worth flagging too.
       exceptions.push('unpriced_model');
     }
     exceptions.sort(byPrecedence);
+    // Listed after the status-deciding reasons; never changes attribution_status.
+    if (
+      cost !== null &&
+      pricing.reportedCostPicoUsd !== null &&
+      isCostMismatch(cost.totalPicoUsd, pricing.reportedCostPicoUsd, this.options.costMismatch ?? DEFAULT_COST_MISMATCH)
+    ) {
+      exceptions.push('cost_mismatch');
+    }
 
     return {
       startTimeUnixNano: span.startTimeUnixNano,
@@ -116,6 +144,13 @@ export class LedgerProcessor {
       cachedInputCostPicoUsd: cost?.cachedInputPicoUsd ?? null,
       cacheWriteCostPicoUsd: cost?.cacheWritePicoUsd ?? null,
       outputCostPicoUsd: cost?.outputPicoUsd ?? null,
+      cacheWrite1hTokens,
+      serviceTier: pricing.serviceTier,
+      reportedCostPicoUsd: pricing.reportedCostPicoUsd,
+      cacheWrite1hCostPicoUsd: cost?.cacheWrite1hPicoUsd ?? null,
+      reasoningCostPicoUsd: cost?.reasoningPicoUsd ?? null,
+      inputAudioTokens,
+      outputAudioTokens,
       attributionStatus: attributionStatusOf(exceptions),
       exceptions,
       status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',

@@ -9,6 +9,7 @@ import { DuckDbExporter } from '../../exporters/duckdb/duckdb-exporter.js';
 import { loadMappingTables } from '../../processors/attribution/mapping-tables.js';
 import { Attributor } from '../../processors/attribution/attributor.js';
 import { PriceBook } from '../../processors/pricing/price-book.js';
+import { costMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
 
 export interface Listener {
   name: 'otlp/http' | 'otlp/grpc';
@@ -36,16 +37,26 @@ export class LedgerServer implements Component {
       teamsFile: config.attribution.teamsFile,
       servicesFile: config.attribution.servicesFile,
     });
-    const priceBook = await PriceBook.loadDefault();
-    const processor = new LedgerProcessor(new Attributor(tables), priceBook);
+    const priceBook = await PriceBook.load(config.pricing.overridesFile);
+    const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
+      costMismatch: costMismatchThresholds(config.pricing.costMismatch),
+    });
     const exporter = new DuckDbExporter(config.exporters.duckdb);
     const pipeline = new LedgerPipeline(processor, exporter);
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
       maxSpans: config.pipeline.maxInFlightSpans,
     });
-    return new LedgerServer(config, pipeline, limiter);
+    const server = new LedgerServer(config, pipeline, limiter);
+    server.warnings.push(...(priceBook.overrides?.warnings ?? []));
+    server.priceSnapshot = priceBook.snapshot;
+    return server;
   }
+
+  /** Non-fatal notices from loading the input files (e.g. a newer minor version of the price overrides). */
+  readonly warnings: string[] = [];
+  /** The `unit_price_snapshot` new rows get. */
+  priceSnapshot = '';
 
   async start(): Promise<void> {
     await this.pipeline.start();
