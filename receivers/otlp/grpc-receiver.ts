@@ -17,6 +17,8 @@ import { countSpans } from '../../src/model/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
 import { encodeExportResponseProtobuf } from './encode-response.js';
 import { errorKindStatus } from './status-codes.js';
+import { TlsConfig } from '../../src/security/tls-files.js';
+import type { ReceiverSecurity } from './http-receiver.js';
 
 export const OtlpGrpcReceiverConfig = z
   .object({
@@ -25,6 +27,8 @@ export const OtlpGrpcReceiverConfig = z
     port: z.number().int().min(0).max(65535).default(4317),
     /** Largest accepted message after decompression; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
     maxRequestBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /** Serve gRPC over TLS with these PEM files (docs/security.md). */
+    tls: TlsConfig.optional(),
   })
   .strict();
 export type OtlpGrpcReceiverConfig = z.output<typeof OtlpGrpcReceiverConfig>;
@@ -54,6 +58,8 @@ export class OtlpGrpcReceiver implements Component {
     private readonly config: OtlpGrpcReceiverConfig,
     private readonly consumer: TraceConsumer,
     private readonly limiter: InFlightLimiter,
+    /** Optional bearer-token check and TLS material (loaded and validated by the caller). */
+    private readonly security: ReceiverSecurity = {},
   ) {}
 
   async start(): Promise<void> {
@@ -63,13 +69,25 @@ export class OtlpGrpcReceiver implements Component {
     });
     const implementation: UntypedServiceImplementation = {
       Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
+        const verifier = this.security.verifier ?? null;
+        if (verifier !== null) {
+          const [authorization] = call.metadata.get('authorization');
+          if (!verifier.verify(typeof authorization === 'string' ? authorization : undefined)) {
+            return callback({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+          }
+        }
         void this.export(call.request, callback);
       },
     };
     server.addService(TRACE_SERVICE, implementation);
     const address = `${hostForGrpc(this.config.host)}:${this.config.port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      const tls = this.security.tls ?? null;
+      const credentials =
+        tls === null
+          ? ServerCredentials.createInsecure()
+          : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.server = server;
   }
@@ -77,6 +95,11 @@ export class OtlpGrpcReceiver implements Component {
   get address(): { address: string; port: number } {
     if (this.server === undefined) throw new Error('OTLP/gRPC receiver is not listening');
     return { address: this.config.host, port: this.boundPort };
+  }
+
+  /** True when the receiver serves gRPC over TLS. */
+  get tls(): boolean {
+    return this.security.tls != null;
   }
 
   /** Refuses new calls, lets calls in progress finish, then closes. */

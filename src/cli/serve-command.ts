@@ -21,10 +21,11 @@ export async function runServe(args: string[]): Promise<number> {
   await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
-    const scheme = l.name === 'otlp/http' ? 'http://' : '';
+    const scheme = l.name === 'otlp/http' ? (l.tls ? 'https://' : 'http://') : '';
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}`);
+    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${l.tls ? ' (TLS)' : ''}`);
   }
+  const stopReloading = reloadOnSighup(server);
 
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -40,12 +41,35 @@ export async function runServe(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  stopReloading();
   await server.shutdown();
   const stats = server.pipeline.stats;
   console.log(
     `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
   );
   return 0;
+}
+
+/**
+ * SIGHUP reloads the mapping files. A bad new version is refused with its file/line/column problems and
+ * the tables already in force stay in force; the server keeps running either way.
+ */
+function reloadOnSighup(server: LedgerServer): () => void {
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      try {
+        const { teams, services } = await server.reloadMappings();
+        console.log(`genai-ledger: SIGHUP: mapping files reloaded (teams: ${teams ?? 'none'}, services: ${services ?? 'none'})`);
+      } catch (err) {
+        console.error(
+          `genai-ledger: SIGHUP: mapping files refused; the previous version stays in force:\n${(err as Error).message}`,
+        );
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
 }
 
 function parseServeArgs(args: string[]) {

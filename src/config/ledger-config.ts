@@ -4,6 +4,7 @@ import { OtlpHttpReceiverConfig } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
 import { loadYamlFile } from './yaml-file.js';
+import { BearerAuthConfig } from '../security/bearer-auth.js';
 
 /**
  * The whole configuration. Every key has a default, so an empty file (or none) runs the embedded
@@ -18,6 +19,8 @@ export const LedgerConfig = z
           .object({
             http: OtlpHttpReceiverConfig.prefault({}),
             grpc: OtlpGrpcReceiverConfig.prefault({}),
+            /** Optional bearer-token authentication for both receivers (docs/security.md). */
+            auth: BearerAuthConfig.prefault({}),
           })
           .strict()
           .prefault({}),
@@ -61,5 +64,13 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
   config.attribution.teamsFile = rel(config.attribution.teamsFile);
   config.attribution.servicesFile = rel(config.attribution.servicesFile);
   config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
+  const otlp = config.receivers.otlp;
+  otlp.auth.tokenFile = rel(otlp.auth.tokenFile);
+  for (const receiver of [otlp.http, otlp.grpc]) {
+    if (receiver.tls !== undefined) {
+      receiver.tls.certFile = rel(receiver.tls.certFile) ?? receiver.tls.certFile;
+      receiver.tls.keyFile = rel(receiver.tls.keyFile) ?? receiver.tls.keyFile;
+    }
+  }
   return config;
 }

@@ -3,6 +3,7 @@ import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason, type L
 import { extractGenAiCall, type GenAiCall } from '../../processors/genai/extract-genai-call.js';
 import type { Attributor } from '../../processors/attribution/attributor.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
+import { boundRowText } from './bound-text.js';
 
 export interface ProcessResult {
   rows: LedgerRow[];
@@ -20,9 +21,17 @@ const ZERO_SPAN_ID = '0'.repeat(16);
  */
 export class LedgerProcessor {
   constructor(
-    private readonly attributor: Attributor,
+    private attributor: Attributor,
     private readonly priceBook: PriceBook,
   ) {}
+
+  /**
+   * Swaps the attributor (mapping tables reloaded at run time). `process` is synchronous, so a request is
+   * attributed entirely with the old tables or entirely with the new ones, never a mix.
+   */
+  replaceAttributor(attributor: Attributor): void {
+    this.attributor = attributor;
+  }
 
   process(request: TraceRequest): ProcessResult {
     const rows: LedgerRow[] = [];
@@ -42,7 +51,7 @@ export class LedgerProcessor {
             continue;
           }
           resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
-          rows.push(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name));
+          rows.push(boundRowText(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name)));
         }
       }
     }
