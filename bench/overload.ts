@@ -19,7 +19,10 @@ const SPANS_PER_REQUEST = 400;
 
 const SETTINGS = [
   { name: 'default limits (256 MiB, 1M spans)', yaml: '' },
-  { name: 'tight limits (4 MiB, 2000 spans)', yaml: 'pipeline:\n  maxInFlightBytes: 4194304\n  maxInFlightSpans: 2000\n' },
+  {
+    name: 'tight limits (4 MiB, 2000 spans, DuckDB 256MB)',
+    yaml: 'pipeline:\n  maxInFlightBytes: 4194304\n  maxInFlightSpans: 2000\nexporters:\n  duckdb:\n    memoryLimit: 256MB\n',
+  },
 ];
 const PHASES = [
   { name: 'sustainable', httpClients: 4, grpcClients: 0 },

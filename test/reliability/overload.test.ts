@@ -20,7 +20,7 @@ const RSS_CEILING_KIB = 768 * 1024;
 test('64+16 concurrent clients beyond the in-flight limits: 429/UNAVAILABLE with Retry-After, bounded memory, recovery', { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-overload-'));
   const config = join(dir, 'genai-ledger.yaml');
-  await writeFile(config, 'pipeline:\n  maxInFlightBytes: 4194304\n  maxInFlightSpans: 2000\n');
+  await writeFile(config, 'pipeline:\n  maxInFlightBytes: 4194304\n  maxInFlightSpans: 2000\nexporters:\n  duckdb:\n    memoryLimit: 256MB\n');
   const db = join(dir, 'ledger.duckdb');
   const server = await startServer({ db, args: ['--config', config] });
   try {
