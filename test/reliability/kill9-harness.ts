@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { KnownSpanSource, knownSpanRequest, spanKey, type KnownSpan } from './known-spans.js';
 import { RetryingOtlpClient, sleep } from './retrying-client.js';
+import { RetryingGrpcClient } from './retrying-grpc-client.js';
 import { freePort, startServer, type ServerProcess } from './server-process.js';
 
 /**
@@ -15,7 +16,10 @@ import { freePort, startServer, type ServerProcess } from './server-process.js';
  */
 export interface Kill9Options {
   kills: number;
+  /** Workers sending over OTLP/HTTP protobuf. */
   workers: number;
+  /** Workers sending over OTLP/gRPC (same spans, same checks). */
+  grpcWorkers?: number;
   spansPerRequest: number;
   /** After a (re)start has acknowledged something, the kill comes after a random delay in this range. */
   upMs: [number, number];
@@ -27,6 +31,8 @@ export interface Kill9Options {
 export interface Kill9Report {
   kills: number;
   requestsAcknowledged: number;
+  /** Requests acknowledged per transport. */
+  acknowledgedByTransport: { http: number; grpc: number };
   requestsResent: number;
   spansSent: number;
   spansAcknowledged: number;
@@ -51,14 +57,16 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-kill9-'));
   const db = join(dir, 'ledger.duckdb');
   const httpPort = await freePort();
+  const grpcPort = await freePort();
   const source = new KnownSpanSource();
   const sent = new Map<string, KnownSpan>();
   const acknowledged = new Set<string>();
   const acknowledgedBatches: Uint8Array[] = [];
   let requestsAcknowledged = 0;
+  const acknowledgedByTransport = { http: 0, grpc: 0 };
   let requestsResent = 0;
   let refusedRequests = 0;
-  let server: ServerProcess = await startServer({ db, httpPort });
+  let server: ServerProcess = await startServer({ db, httpPort, grpcPort });
   const client = new RetryingOtlpClient(() => server.httpUrl, {
     maxAttempts: 10_000,
     initialBackoffMs: 20,
@@ -67,8 +75,9 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
     maxRetryAfterMs: 1000,
   });
 
+  const grpcClient = new RetryingGrpcClient(`127.0.0.1:${grpcPort}`, { initialBackoffMs: 20, maxBackoffMs: 400, maxRetryAfterMs: 1000 });
   let running = true;
-  const worker = async () => {
+  const worker = async (transport: 'http' | 'grpc') => {
     while (running) {
       const resend = acknowledgedBatches.length > 0 && Math.random() < options.resendShare;
       let body: Uint8Array;
@@ -81,18 +90,22 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
         for (const s of spans) sent.set(spanKey(s), s);
         body = encodeTraceRequestProtobuf(knownSpanRequest(spans));
       }
-      const outcome = await client.send(body);
+      const outcome = transport === 'http' ? await client.send(body) : await grpcClient.send(body);
       if (outcome.acknowledged) {
         requestsAcknowledged++;
+        acknowledgedByTransport[transport]++;
         for (const s of spans) acknowledged.add(spanKey(s));
         if (!resend && acknowledgedBatches.length < 200) acknowledgedBatches.push(body);
       } else {
         refusedRequests++;
-        log(`request refused: ${String(outcome.status)} ${outcome.body?.toString() ?? ''}`);
+        log(`${transport} request refused: ${String(outcome.status)}`);
       }
     }
   };
-  const workers = Array.from({ length: options.workers }, worker);
+  const workers = [
+    ...Array.from({ length: options.workers }, () => worker('http')),
+    ...Array.from({ length: options.grpcWorkers ?? 0 }, () => worker('grpc')),
+  ];
 
   let serverExitCode: number | string = -1;
   try {
@@ -106,7 +119,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
       const how = await server.exited;
       if (how !== 'SIGKILL') throw new Error(`server exited on its own (${how}) before kill ${kill}:\n${server.output()}`);
       log(`kill ${kill}: ${acknowledged.size} spans acknowledged so far`);
-      server = await startServer({ db, httpPort });
+      server = await startServer({ db, httpPort, grpcPort });
     }
     // Let the last incarnation acknowledge some work, then stop the load and drain every worker's batch.
     const ackedAtStart = requestsAcknowledged;
@@ -119,6 +132,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
     running = false;
     if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
     client.close();
+    grpcClient.close();
   }
 
   try {
@@ -138,6 +152,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
     return {
       kills: options.kills,
       requestsAcknowledged,
+      acknowledgedByTransport,
       requestsResent,
       spansSent: sent.size,
       spansAcknowledged: acknowledged.size,
@@ -148,7 +163,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
       mangledRows,
       unacknowledgedButStored,
       refusedRequests,
-      retries: client.counters.retries,
+      retries: client.counters.retries + grpcClient.retries,
       serverExitCode,
     };
   } finally {

@@ -1,7 +1,7 @@
 /**
  * kill -9 under sustained load: the real CLI server is SIGKILLed at random moments while clients with the
- * OTel exporters' retry behaviour send known GenAI spans, and restarted on the same file. The ledger must
- * hold every acknowledged span, nothing that was never sent, no duplicate, and no mangled row.
+ * OTel exporters' retry behaviour send known GenAI spans (6 over OTLP/HTTP, 2 over OTLP/gRPC), and
+ * restarted on the same file. The ledger must hold every acknowledged span, nothing that was never sent, no duplicate, and no mangled row.
  *
  * Default: 3 kills. Long variant (docs/reliability.md): GENAI_LEDGER_LONG=1 (or `npm run test:long`) → 25 kills.
  * Set GENAI_LEDGER_RELIABILITY_LOG=1 to print the figures.
@@ -16,7 +16,8 @@ const VERBOSE = process.env.GENAI_LEDGER_RELIABILITY_LOG === '1';
 test(`kill -9 at random points under load, ${LONG ? 25 : 3} times: nothing acknowledged is lost, nothing doubled`, { timeout: LONG ? 600_000 : 120_000 }, async () => {
   const report = await runKill9({
     kills: LONG ? 25 : 3,
-    workers: 8,
+    workers: 6,
+    grpcWorkers: 2,
     spansPerRequest: 25,
     upMs: [50, 700],
     resendShare: 0.1,
@@ -24,7 +25,7 @@ test(`kill -9 at random points under load, ${LONG ? 25 : 3} times: nothing ackno
   });
   if (VERBOSE) console.log('kill9 report', JSON.stringify({ ...report, lostAcknowledged: report.lostAcknowledged.length, unknownRows: report.unknownRows.length, mangledRows: report.mangledRows.length }));
   assert.equal(report.refusedRequests, 0, 'every request eventually got a 200');
-  assert.ok(report.spansAcknowledged > 0);
+  assert.ok(report.acknowledgedByTransport.http > 0 && report.acknowledgedByTransport.grpc > 0, 'both transports were acknowledged');
   assert.ok(report.requestsResent > 0, 'some acknowledged batches were re-sent');
   assert.deepEqual(report.lostAcknowledged.slice(0, 5), [], `${report.lostAcknowledged.length} acknowledged spans lost`);
   assert.deepEqual(report.unknownRows.slice(0, 5), [], 'ledger holds only spans that were sent');
