@@ -42,6 +42,10 @@ export const LedgerConfig = z
         teamsFile: z.string().min(1).optional(),
         /** CSV `service,team_id[,project_id]`. */
         servicesFile: z.string().min(1).optional(),
+        /** Also reload the mapping files when they change on disk (SIGHUP always reloads). */
+        reloadOnChange: z.boolean().default(false),
+        /** How often changed mapping files are looked for, when reloadOnChange is on. */
+        reloadCheckIntervalMs: z.number().int().min(50).default(2000),
       })
       .strict()
       .prefault({}),

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
@@ -78,6 +78,52 @@ test('SIGHUP: a good mapping file is swapped in, a bad one is refused with file:
     assert.deepEqual(byPhase('new'), new Set(['CC-NEW']));
     assert.deepEqual(byPhase('after-bad'), new Set(['CC-NEW']), 'last good version stayed in force');
     assert.deepEqual(byPhase('after-missing'), new Set(['CC-NEW']));
+  } finally {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('attribution.reloadOnChange: an edited mapping file is picked up without a signal; a bad edit is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-watch-'));
+  const teams = join(dir, 'teams.csv');
+  const db = join(dir, 'ledger.duckdb');
+  const config = join(dir, 'genai-ledger.yaml');
+  await writeFile(teams, 'team_id,cost_center\nreliability,CC-V1\n');
+  await writeFile(config, 'attribution:\n  teamsFile: teams.csv\n  reloadOnChange: true\n  reloadCheckIntervalMs: 50\n');
+  const server = await startServer({ db, args: ['--config', config] });
+  const source = new KnownSpanSource();
+  const phase = new Map<string, string>();
+  const send = async (label: string) => {
+    const spans = source.take(3);
+    for (const s of spans) phase.set(s.spanId, label);
+    const res = await fetch(`${server.httpUrl}/v1/traces`, {
+      method: 'POST',
+      body: encodeTraceRequestProtobuf(knownSpanRequest(spans, 'watch-svc')),
+      headers: { 'content-type': 'application/x-protobuf' },
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  };
+  try {
+    await send('v1');
+    let mark = server.output().length;
+    // A new file moved into place, as config management tools do.
+    await writeFile(`${teams}.tmp`, 'team_id,cost_center\nreliability,CC-V2\nother,CC-X\n');
+    await rename(`${teams}.tmp`, teams);
+    await waitForOutput(server, /mapping file changed: mapping files reloaded \(teams: 2, services: none\)/, mark);
+    await send('v2');
+    mark = server.output().length;
+    await writeFile(teams, 'team_id,cost_center\nreliability,\n');
+    await waitForOutput(server, /mapping file changed: mapping files refused[^]*teams\.csv:2: column "cost_center"/, mark);
+    await send('bad');
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0, server.output());
+    const rows = await readLedgerRows(db);
+    const byPhase = (label: string) => new Set(rows.filter((r) => phase.get(r.span_id!) === label).map((r) => r.cost_center));
+    assert.deepEqual(byPhase('v1'), new Set(['CC-V1']));
+    assert.deepEqual(byPhase('v2'), new Set(['CC-V2']));
+    assert.deepEqual(byPhase('bad'), new Set(['CC-V2']));
   } finally {
     if (server.child.exitCode === null) server.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
