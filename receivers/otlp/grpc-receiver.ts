@@ -1,5 +1,7 @@
 import {
   Server,
+  ServerInterceptingCall,
+  type ServerInterceptor,
   ServerCredentials,
   status as GrpcStatus,
   Metadata,
@@ -66,6 +68,8 @@ export class OtlpGrpcReceiver implements Component {
     const server = new Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      // Authentication on the metadata, before a (possibly large) message is read.
+      ...(this.security.verifier ? { interceptors: [bearerAuthInterceptor(this.security.verifier)] } : {}),
     });
     const implementation: UntypedServiceImplementation = {
       Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
@@ -143,6 +147,21 @@ function grpcError(err: PipelineError): { code: GrpcStatus; details: string; met
   const metadata = new Metadata();
   metadata.set('retry-after', String(err.retryAfterSeconds));
   return { code, details: err.message, metadata };
+}
+
+/** Refuses a call with UNAUTHENTICATED as soon as its metadata lacks a valid bearer token. */
+function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier']>): ServerInterceptor {
+  return (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            const [authorization] = metadata.get('authorization');
+            if (verifier.verify(typeof authorization === 'string' ? authorization : undefined)) forward(metadata);
+            else call.sendStatus({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+          },
+        }),
+    });
 }
 
 /** grpc-js wants IPv6 literals in brackets. */

@@ -37,7 +37,7 @@ describe('bearer-token authentication', () => {
     tokenDir = await mkdtemp(join(tmpdir(), 'genai-ledger-token-'));
     const tokenFile = join(tokenDir, 'tokens');
     await writeFile(tokenFile, `# accepted tokens\n${TOKEN}\n`);
-    server = await startTestServer({ receivers: { otlp: { auth: { tokenFile } } } });
+    server = await startTestServer({ receivers: { otlp: { auth: { tokenFile }, grpc: { maxRequestBytes: 1024 * 1024 } } } });
   });
   after(async () => {
     await server.close();
@@ -75,6 +75,10 @@ describe('bearer-token authentication', () => {
       assert.equal(wrong.error?.code, GrpcStatus.UNAUTHENTICATED);
       const ok = await client.export(body('auth-accepted'), { authorization: `Bearer ${TOKEN}` });
       assert.equal(ok.error, null);
+      // Refused on its metadata, before the message is read: an oversized message is UNAUTHENTICATED,
+      // not RESOURCE_EXHAUSTED.
+      const big = await client.export(new Uint8Array(2 * 1024 * 1024));
+      assert.equal(big.error?.code, GrpcStatus.UNAUTHENTICATED);
     } finally {
       client.close();
     }
