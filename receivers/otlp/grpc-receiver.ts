@@ -68,8 +68,11 @@ export class OtlpGrpcReceiver implements Component {
     const server = new Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
-      // Authentication on the metadata, before a (possibly large) message is read.
-      ...(this.security.verifier ? { interceptors: [bearerAuthInterceptor(this.security.verifier)] } : {}),
+      // Authentication and the overload check on the metadata, before a (possibly large) message is read.
+      interceptors: [
+        ...(this.security.verifier ? [bearerAuthInterceptor(this.security.verifier)] : []),
+        saturationInterceptor(this.limiter),
+      ],
     });
     const implementation: UntypedServiceImplementation = {
       Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
@@ -159,6 +162,26 @@ function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier'
             const [authorization] = metadata.get('authorization');
             if (verifier.verify(typeof authorization === 'string' ? authorization : undefined)) forward(metadata);
             else call.sendStatus({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+          },
+        }),
+    });
+}
+
+/**
+ * Refuses a call with UNAVAILABLE + retry-after as soon as its metadata arrives when the in-flight budget is
+ * already spent, so under sustained overload grpc-js does not buffer messages only for them to be refused.
+ */
+function saturationInterceptor(limiter: InFlightLimiter): ServerInterceptor {
+  return (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            const { bytes, spans } = limiter.inFlight;
+            if (bytes < limiter.limits.maxBytes && spans < limiter.limits.maxSpans) return forward(metadata);
+            const trailer = new Metadata();
+            trailer.set('retry-after', '1');
+            call.sendStatus({ code: GrpcStatus.UNAVAILABLE, details: 'too much data in flight; retry later', metadata: trailer });
           },
         }),
     });
