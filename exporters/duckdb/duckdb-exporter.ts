@@ -41,6 +41,15 @@ export const DuckDbExporterConfig = z
      * core for decoding; on 2 cores one DuckDB thread measured fastest (53k vs 46k spans/s at 2 threads).
      */
     threads: z.number().int().positive().max(256).default(1),
+    /**
+     * DuckDB's buffer-pool limit (`memory_limit`), e.g. "512MB". Unset: DuckDB's default, 80% of RAM. The
+     * pool caches the ledger as it grows, so this is what bounds the server's memory over a long run
+     * (docs/reliability.md).
+     */
+    memoryLimit: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$/i, 'a size such as "512MB"')
+      .optional(),
   })
   .strict();
 export type DuckDbExporterConfig = z.output<typeof DuckDbExporterConfig>;
@@ -136,6 +145,7 @@ export class DuckDbExporter implements Component {
     const instance = await openInstance(path, {
       checkpoint_threshold: this.config.checkpointThreshold,
       threads: String(this.config.threads),
+      ...(this.config.memoryLimit === undefined ? {} : { memory_limit: this.config.memoryLimit }),
     });
     try {
       const connection = await instance.connect();

@@ -1,5 +1,7 @@
 import {
   Server,
+  ServerInterceptingCall,
+  type ServerInterceptor,
   ServerCredentials,
   status as GrpcStatus,
   Metadata,
@@ -17,6 +19,8 @@ import { countSpans } from '../../src/model/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
 import { encodeExportResponseProtobuf } from './encode-response.js';
 import { errorKindStatus } from './status-codes.js';
+import { TlsConfig } from '../../src/security/tls-files.js';
+import type { ReceiverSecurity } from './http-receiver.js';
 
 export const OtlpGrpcReceiverConfig = z
   .object({
@@ -25,6 +29,8 @@ export const OtlpGrpcReceiverConfig = z
     port: z.number().int().min(0).max(65535).default(4317),
     /** Largest accepted message after decompression; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
     maxRequestBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /** Serve gRPC over TLS with these PEM files (docs/security.md). */
+    tls: TlsConfig.optional(),
   })
   .strict();
 export type OtlpGrpcReceiverConfig = z.output<typeof OtlpGrpcReceiverConfig>;
@@ -54,22 +60,41 @@ export class OtlpGrpcReceiver implements Component {
     private readonly config: OtlpGrpcReceiverConfig,
     private readonly consumer: TraceConsumer,
     private readonly limiter: InFlightLimiter,
+    /** Optional bearer-token check and TLS material (loaded and validated by the caller). */
+    private readonly security: ReceiverSecurity = {},
   ) {}
 
   async start(): Promise<void> {
     const server = new Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      // Authentication and the overload check on the metadata, before a (possibly large) message is read.
+      interceptors: [
+        ...(this.security.verifier ? [bearerAuthInterceptor(this.security.verifier)] : []),
+        saturationInterceptor(this.limiter),
+      ],
     });
     const implementation: UntypedServiceImplementation = {
       Export: (call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) => {
+        const verifier = this.security.verifier ?? null;
+        if (verifier !== null) {
+          const [authorization] = call.metadata.get('authorization');
+          if (!verifier.verify(typeof authorization === 'string' ? authorization : undefined)) {
+            return callback({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+          }
+        }
         void this.export(call.request, callback);
       },
     };
     server.addService(TRACE_SERVICE, implementation);
     const address = `${hostForGrpc(this.config.host)}:${this.config.port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      const tls = this.security.tls ?? null;
+      const credentials =
+        tls === null
+          ? ServerCredentials.createInsecure()
+          : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.server = server;
   }
@@ -77,6 +102,11 @@ export class OtlpGrpcReceiver implements Component {
   get address(): { address: string; port: number } {
     if (this.server === undefined) throw new Error('OTLP/gRPC receiver is not listening');
     return { address: this.config.host, port: this.boundPort };
+  }
+
+  /** True when the receiver serves gRPC over TLS. */
+  get tls(): boolean {
+    return this.security.tls != null;
   }
 
   /** Refuses new calls, lets calls in progress finish, then closes. */
@@ -120,6 +150,41 @@ function grpcError(err: PipelineError): { code: GrpcStatus; details: string; met
   const metadata = new Metadata();
   metadata.set('retry-after', String(err.retryAfterSeconds));
   return { code, details: err.message, metadata };
+}
+
+/** Refuses a call with UNAUTHENTICATED as soon as its metadata lacks a valid bearer token. */
+function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier']>): ServerInterceptor {
+  return (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            const [authorization] = metadata.get('authorization');
+            if (verifier.verify(typeof authorization === 'string' ? authorization : undefined)) forward(metadata);
+            else call.sendStatus({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+          },
+        }),
+    });
+}
+
+/**
+ * Refuses a call with UNAVAILABLE + retry-after as soon as its metadata arrives when the in-flight budget is
+ * already spent, so under sustained overload grpc-js does not buffer messages only for them to be refused.
+ */
+function saturationInterceptor(limiter: InFlightLimiter): ServerInterceptor {
+  return (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            const { bytes, spans } = limiter.inFlight;
+            if (bytes < limiter.limits.maxBytes && spans < limiter.limits.maxSpans) return forward(metadata);
+            const trailer = new Metadata();
+            trailer.set('retry-after', '1');
+            call.sendStatus({ code: GrpcStatus.UNAVAILABLE, details: 'too much data in flight; retry later', metadata: trailer });
+          },
+        }),
+    });
 }
 
 /** grpc-js wants IPv6 literals in brackets. */

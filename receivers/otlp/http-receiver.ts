@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -17,6 +18,8 @@ import {
   encodeStatusProtobuf,
 } from './encode-response.js';
 import { errorKindStatus, GrpcCode } from './status-codes.js';
+import { TlsConfig, type TlsMaterial } from '../../src/security/tls-files.js';
+import type { BearerTokenVerifier } from '../../src/security/bearer-auth.js';
 
 export const OtlpHttpReceiverConfig = z
   .object({
@@ -29,6 +32,8 @@ export const OtlpHttpReceiverConfig = z
     requestTimeoutMs: z.number().int().positive().default(30_000),
     headersTimeoutMs: z.number().int().positive().default(10_000),
     keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+    /** Serve HTTPS with these PEM files (docs/security.md). */
+    tls: TlsConfig.optional(),
   })
   .strict();
 export type OtlpHttpReceiverConfig = z.output<typeof OtlpHttpReceiverConfig>;
@@ -49,15 +54,26 @@ export class OtlpHttpReceiver implements Component {
     private readonly config: OtlpHttpReceiverConfig,
     private readonly consumer: TraceConsumer,
     private readonly limiter: InFlightLimiter,
+    /** Optional bearer-token check and TLS material (loaded and validated by the caller). */
+    private readonly security: ReceiverSecurity = {},
   ) {}
 
   async start(): Promise<void> {
-    const server = createServer(
-      {
-        requestTimeout: this.config.requestTimeoutMs,
-        headersTimeout: this.config.headersTimeoutMs,
-        keepAliveTimeout: this.config.keepAliveTimeoutMs,
-      },
+    const options = {
+      requestTimeout: this.config.requestTimeoutMs,
+      headersTimeout: this.config.headersTimeoutMs,
+      keepAliveTimeout: this.config.keepAliveTimeoutMs,
+      // Node enforces the two timeouts above only when it checks connections, every 30 s by default: a
+      // stalled client would hold its socket (and its in-flight bytes) up to 30 s past its deadline.
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(Math.min(this.config.headersTimeoutMs, this.config.requestTimeoutMs) / 2)),
+      ),
+    };
+    const tls = this.security.tls ?? null;
+    const create = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
+      tls === null ? createServer(options, handler) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, handler);
+    const server = create(
       (req, res) => {
         const done = this.handle(req, res).catch((err: unknown) => {
           // handle() answers every expected failure itself; this is the last line of defence.
@@ -99,7 +115,18 @@ export class OtlpHttpReceiver implements Component {
     await closed;
   }
 
+  /** True when the receiver serves HTTPS. */
+  get tls(): boolean {
+    return this.security.tls != null;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const verifier = this.security.verifier ?? null;
+    if (verifier !== null && !verifier.verify(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="genai-ledger"');
+      const encoding = parseContentType(req.headers['content-type']) ?? 'json';
+      return rejectEarly(req, res, encoding, 401, GrpcCode.UNAUTHENTICATED, 'missing or invalid bearer token');
+    }
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== TRACES_PATH) {
       return rejectEarly(req, res, 'json', 404, GrpcCode.UNIMPLEMENTED, `unknown path ${path}; OTLP traces go to ${TRACES_PATH}`);
@@ -145,6 +172,12 @@ export class OtlpHttpReceiver implements Component {
       reservation.release();
     }
   }
+}
+
+/** What a receiver needs for authentication and TLS; both optional. */
+export interface ReceiverSecurity {
+  verifier?: BearerTokenVerifier | null;
+  tls?: TlsMaterial | null;
 }
 
 function decode(encoding: Encoding, body: Buffer): TraceRequest {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadLedgerConfig } from '../config/ledger-config.js';
 import { LedgerServer } from '../server/ledger-server.js';
 import { CliUsageError, parsePort } from './cli-usage-error.js';
+import { MappingFileWatcher } from '../server/mapping-file-watcher.js';
 
 /** `genai-ledger serve`: flags override the config file, which overrides the embedded defaults. */
 export async function runServe(args: string[]): Promise<number> {
@@ -24,10 +25,18 @@ export async function runServe(args: string[]): Promise<number> {
   await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
-    const scheme = l.name === 'otlp/http' ? 'http://' : '';
+    const scheme = l.name === 'otlp/http' ? (l.tls ? 'https://' : 'http://') : '';
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}`);
+    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${l.tls ? ' (TLS)' : ''}`);
   }
+  const reload = mappingReloader(server);
+  const stopReloading = reloadOnSighup(reload);
+  const watcher = new MappingFileWatcher(
+    [config.attribution.teamsFile, config.attribution.servicesFile],
+    () => reload('mapping file changed'),
+    config.attribution.reloadCheckIntervalMs,
+  );
+  if (config.attribution.reloadOnChange) watcher.start();
 
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -43,12 +52,39 @@ export async function runServe(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  stopReloading();
+  watcher.stop();
   await server.shutdown();
   const stats = server.pipeline.stats;
   console.log(
     `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
   );
   return 0;
+}
+
+/**
+ * Reloads the mapping files, one reload at a time. A bad new version is refused with its file/line/column
+ * problems and the tables already in force stay in force; the server keeps running either way.
+ */
+function mappingReloader(server: LedgerServer): (why: string) => void {
+  let reloading = Promise.resolve();
+  return (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const { teams, services } = await server.reloadMappings();
+        console.log(`genai-ledger: ${why}: mapping files reloaded (teams: ${teams ?? 'none'}, services: ${services ?? 'none'})`);
+      } catch (err) {
+        console.error(`genai-ledger: ${why}: mapping files refused; the previous version stays in force:\n${(err as Error).message}`);
+      }
+    });
+  };
+}
+
+/** SIGHUP reloads the mapping files. */
+function reloadOnSighup(reload: (why: string) => void): () => void {
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
 }
 
 function parseServeArgs(args: string[]) {

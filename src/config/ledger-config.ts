@@ -5,6 +5,7 @@ import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
 import { loadYamlFile } from './yaml-file.js';
 import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
+import { BearerAuthConfig } from '../security/bearer-auth.js';
 
 /**
  * The whole configuration. Every key has a default, so an empty file (or none) runs the embedded
@@ -19,6 +20,8 @@ export const LedgerConfig = z
           .object({
             http: OtlpHttpReceiverConfig.prefault({}),
             grpc: OtlpGrpcReceiverConfig.prefault({}),
+            /** Optional bearer-token authentication for both receivers (docs/security.md). */
+            auth: BearerAuthConfig.prefault({}),
           })
           .strict()
           .prefault({}),
@@ -40,6 +43,10 @@ export const LedgerConfig = z
         teamsFile: z.string().min(1).optional(),
         /** CSV `service,team_id[,project_id]`. */
         servicesFile: z.string().min(1).optional(),
+        /** Also reload the mapping files when they change on disk (SIGHUP always reloads). */
+        reloadOnChange: z.boolean().default(false),
+        /** How often changed mapping files are looked for, when reloadOnChange is on. */
+        reloadCheckIntervalMs: z.number().int().min(50).default(2000),
       })
       .strict()
       .prefault({}),
@@ -72,5 +79,13 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
   config.attribution.servicesFile = rel(config.attribution.servicesFile);
   config.pricing.overridesFile = rel(config.pricing.overridesFile);
   config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
+  const otlp = config.receivers.otlp;
+  otlp.auth.tokenFile = rel(otlp.auth.tokenFile);
+  for (const receiver of [otlp.http, otlp.grpc]) {
+    if (receiver.tls !== undefined) {
+      receiver.tls.certFile = rel(receiver.tls.certFile) ?? receiver.tls.certFile;
+      receiver.tls.keyFile = rel(receiver.tls.keyFile) ?? receiver.tls.keyFile;
+    }
+  }
   return config;
 }

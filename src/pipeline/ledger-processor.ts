@@ -10,6 +10,7 @@ export interface LedgerProcessorOptions {
   /** When our cost and the instrumentation's reported cost disagree enough to flag `cost_mismatch`. */
   costMismatch?: CostMismatchThresholds;
 }
+import { boundRowText } from './bound-text.js';
 
 export interface ProcessResult {
   rows: LedgerRow[];
@@ -27,10 +28,18 @@ const ZERO_SPAN_ID = '0'.repeat(16);
  */
 export class LedgerProcessor {
   constructor(
-    private readonly attributor: Attributor,
+    private attributor: Attributor,
     private readonly priceBook: PriceBook,
     private readonly options: LedgerProcessorOptions = {},
   ) {}
+
+  /**
+   * Swaps the attributor (mapping tables reloaded at run time). `process` is synchronous, so a request is
+   * attributed entirely with the old tables or entirely with the new ones, never a mix.
+   */
+  replaceAttributor(attributor: Attributor): void {
+    this.attributor = attributor;
+  }
 
   process(request: TraceRequest): ProcessResult {
     const rows: LedgerRow[] = [];
@@ -50,7 +59,7 @@ export class LedgerProcessor {
             continue;
           }
           resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
-          rows.push(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name));
+          rows.push(boundRowText(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name)));
         }
       }
     }

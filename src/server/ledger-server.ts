@@ -10,11 +10,28 @@ import { loadMappingTables } from '../../processors/attribution/mapping-tables.j
 import { Attributor } from '../../processors/attribution/attributor.js';
 import { PriceBook } from '../../processors/pricing/price-book.js';
 import { costMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
+import { loadBearerTokenVerifier, type BearerTokenVerifier } from '../security/bearer-auth.js';
+import { loadTlsMaterial, type TlsMaterial } from '../security/tls-files.js';
 
 export interface Listener {
   name: 'otlp/http' | 'otlp/grpc';
   host: string;
   port: number;
+  /** Served over TLS (https:// for OTLP/HTTP). */
+  tls?: boolean;
+}
+
+/** What a successful mapping reload loaded. */
+export interface MappingReloadResult {
+  teams: number | null;
+  services: number | null;
+}
+
+/** Security material loaded (and validated) before anything is bound. */
+interface LoadedSecurity {
+  verifier: BearerTokenVerifier | null;
+  httpTls: TlsMaterial | null;
+  grpcTls: TlsMaterial | null;
 }
 
 /**
@@ -30,6 +47,8 @@ export class LedgerServer implements Component {
     private readonly config: LedgerConfig,
     readonly pipeline: LedgerPipeline,
     private readonly limiter: InFlightLimiter,
+    private readonly processor?: LedgerProcessor,
+    private readonly security: LoadedSecurity = { verifier: null, httpTls: null, grpcTls: null },
   ) {}
 
   static async create(config: LedgerConfig): Promise<LedgerServer> {
@@ -47,10 +66,30 @@ export class LedgerServer implements Component {
       maxBytes: config.pipeline.maxInFlightBytes,
       maxSpans: config.pipeline.maxInFlightSpans,
     });
-    const server = new LedgerServer(config, pipeline, limiter);
+    const { http, grpc, auth } = config.receivers.otlp;
+    const security: LoadedSecurity = {
+      verifier: await loadBearerTokenVerifier(auth),
+      httpTls: http.enabled && http.tls ? await loadTlsMaterial(http.tls, 'receivers.otlp.http.tls') : null,
+      grpcTls: grpc.enabled && grpc.tls ? await loadTlsMaterial(grpc.tls, 'receivers.otlp.grpc.tls') : null,
+    };
+    const server = new LedgerServer(config, pipeline, limiter, processor, security);
     server.warnings.push(...(priceBook.overrides?.warnings ?? []));
     server.priceSnapshot = priceBook.snapshot;
     return server;
+  }
+
+  /**
+   * Reloads the mapping files named in the config and swaps them in atomically. A file with errors is
+   * refused with the same file/line/column message as at startup (a MappingFileError) and the tables
+   * already in force stay in force.
+   */
+  async reloadMappings(): Promise<MappingReloadResult> {
+    const tables = await loadMappingTables({
+      teamsFile: this.config.attribution.teamsFile,
+      servicesFile: this.config.attribution.servicesFile,
+    });
+    this.processor?.replaceAttributor(new Attributor(tables));
+    return { teams: tables.teams?.size ?? null, services: tables.services?.size ?? null };
   }
 
   /** Non-fatal notices from loading the input files (e.g. a newer minor version of the price overrides). */
@@ -64,12 +103,18 @@ export class LedgerServer implements Component {
     const { http, grpc } = this.config.receivers.otlp;
     try {
       if (http.enabled) {
-        const receiver = new OtlpHttpReceiver(http, this.pipeline, this.limiter);
+        const receiver = new OtlpHttpReceiver(http, this.pipeline, this.limiter, {
+          verifier: this.security.verifier,
+          tls: this.security.httpTls,
+        });
         await receiver.start();
         this.receivers.push(receiver);
       }
       if (grpc.enabled) {
-        const receiver = new OtlpGrpcReceiver(grpc, this.pipeline, this.limiter);
+        const receiver = new OtlpGrpcReceiver(grpc, this.pipeline, this.limiter, {
+          verifier: this.security.verifier,
+          tls: this.security.grpcTls,
+        });
         await receiver.start();
         this.receivers.push(receiver);
       }
@@ -85,6 +130,7 @@ export class LedgerServer implements Component {
       name: r instanceof OtlpHttpReceiver ? 'otlp/http' : 'otlp/grpc',
       host: r.address.address,
       port: r.address.port,
+      tls: r.tls,
     }));
   }
 
