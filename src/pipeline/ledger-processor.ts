@@ -33,7 +33,7 @@ export class LedgerProcessor {
       let resourceOwnership: ReturnType<Attributor['resolveResource']> | undefined;
       for (const scopeSpans of resourceSpans.scopeSpans) {
         for (const span of scopeSpans.spans) {
-          const call = extractGenAiCall(span);
+          const call = extractGenAiCall(span, scopeSpans.scope);
           if (call === null) continue;
           const invalid = invalidIdReason(span);
           if (invalid !== null) {
