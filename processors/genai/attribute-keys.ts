@@ -200,6 +200,7 @@ export const COUNT_FIELDS = {
     'llm.token_count.prompt', // OpenInference
     'ai.usage.inputTokens', // Vercel AI SDK v5+
     'ai.usage.promptTokens', // Vercel AI SDK v4
+    'ai.usage.tokens', // Vercel AI SDK embed / embedMany
     'langfuse.observation.usage_details#input', // Langfuse (disjoint usage types)
     'langfuse.observation.usage_details#prompt_tokens',
   ],
