@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
  * - OpenAI `POST /v1/chat/completions`, non-streaming and streaming (SSE; the usage chunk is sent when
  *   `stream_options.include_usage` is set, as the real API does);
  * - OpenAI `POST /v1/embeddings` (float or base64 encoding);
- * - Anthropic `POST /v1/messages`, non-streaming and streaming (SSE event sequence).
+ * - Anthropic `POST /v1/messages`, non-streaming and streaming (SSE event sequence);
+ * - Bedrock runtime `POST /model/{modelId}/converse` and `POST /model/{modelId}/invoke` (Anthropic body).
  * The model in each answer is the request's model, or `responseModel` from the usage table when given.
  */
 
@@ -35,6 +36,18 @@ export interface FakeProviderOptions {
   openAiEmbeddings?: Record<string, number>;
   /** Usage answered for an Anthropic messages request, by request model. */
   anthropic?: Record<string, AnthropicUsage & { responseModel?: string }>;
+  /**
+   * Usage answered for Bedrock runtime `Converse` and `InvokeModel` (Anthropic body) requests, by model id.
+   * Bedrock's meaning: `inputTokens` EXCLUDES cache reads and writes.
+   */
+  bedrock?: Record<string, BedrockUsage>;
+}
+
+export interface BedrockUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
 }
 
 export interface RecordedRequest {
@@ -48,6 +61,8 @@ export interface FakeProvider {
   openAiBaseUrl: string;
   /** Base URL for Anthropic clients (the SDK appends /v1/messages). */
   anthropicBaseUrl: string;
+  /** Endpoint for AWS SDK Bedrock runtime clients. */
+  bedrockEndpoint: string;
   /** Every provider call answered, in order. */
   requests: RecordedRequest[];
   close(): Promise<void>;
@@ -160,6 +175,45 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       return sse(res, events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
     }
 
+    const bedrockRoute = /^\/model\/([^/]+)\/(converse|invoke)$/.exec(path);
+    if (req.method === 'POST' && bedrockRoute !== null) {
+      const modelId = decodeURIComponent(bedrockRoute[1] ?? '');
+      const usage = options.bedrock?.[modelId];
+      if (usage === undefined) return notFound(res, `no usage configured for bedrock model ${modelId}`);
+      requests.push({ path: `/model/${modelId}/${bedrockRoute[2] ?? ''}`, model: modelId, stream: false });
+      const cacheRead = usage.cacheReadInputTokens ?? 0;
+      const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+      if (bedrockRoute[2] === 'converse') {
+        return json(res, {
+          output: { message: { role: 'assistant', content: [{ text: 'Hello from the fake.' }] } },
+          stopReason: 'end_turn',
+          usage: {
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
+            totalTokens: usage.inputTokens + usage.outputTokens + cacheRead + cacheWrite,
+            cacheReadInputTokens: cacheRead,
+            cacheWriteInputTokens: cacheWrite,
+          },
+          metrics: { latencyMs: 12 },
+        });
+      }
+      return json(res, {
+        id: `msg_bdrk_fake_${id}`,
+        type: 'message',
+        role: 'assistant',
+        model: modelId,
+        content: [{ type: 'text', text: 'Hello from the fake.' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: {
+          input_tokens: usage.inputTokens,
+          output_tokens: usage.outputTokens,
+          cache_read_input_tokens: cacheRead,
+          cache_creation_input_tokens: cacheWrite,
+        },
+      });
+    }
+
     return notFound(res, `fake provider: no route for ${req.method ?? ''} ${path}`);
   }
 
@@ -168,6 +222,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
   return {
     openAiBaseUrl: `http://127.0.0.1:${port}/v1`,
     anthropicBaseUrl: `http://127.0.0.1:${port}`,
+    bedrockEndpoint: `http://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

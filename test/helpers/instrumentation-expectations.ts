@@ -79,3 +79,12 @@ export function row(fields: Partial<PickedRow>): PickedRow {
   const base = Object.fromEntries(COLUMNS.map((c) => [c, null])) as PickedRow;
   return { ...base, ...CHECKOUT_OWNER, ...fields };
 }
+
+export const BEDROCK_USAGE: FakeProviderOptions = {
+  bedrock: {
+    // Converse: 1000 uncached input + 2000 cache reads + 500 cache writes, 100 output.
+    'anthropic.claude-3-haiku-20240307-v1:0': { inputTokens: 1000, cacheReadInputTokens: 2000, cacheWriteInputTokens: 500, outputTokens: 100 },
+    // InvokeModel with an Anthropic body, cross-region inference profile id.
+    'us.anthropic.claude-3-5-sonnet-20241022-v2:0': { inputTokens: 300, outputTokens: 40 },
+  },
+};
