@@ -131,6 +131,29 @@ const AI_MODEL_PROVIDER_SLOT = slotOf('ai.model.provider');
 const SLOT_COUNT = SLOT_OF_KEY.size;
 
 /**
+ * One bit per field; SLOT_FIELD_MASK[slot] has the bits of every field the slot feeds. A span ORs the masks
+ * of the slots it fills, so a field none of whose keys is present (most ownership fields, most conventions)
+ * is skipped without scanning its key list.
+ */
+const FIELD_BIT = new Map<string, number>();
+const SLOT_FIELD_MASK = new Int32Array(SLOT_COUNT);
+for (const [field, refs] of [...Object.entries(TEXT_SLOTS), ...Object.entries(COUNT_SLOTS)] as [string, KeyRef[]][]) {
+  const bit = FIELD_BIT.get(field) ?? 1 << FIELD_BIT.size;
+  if (FIELD_BIT.size > 31) throw new Error('extract-genai-call: more than 31 fields; widen the field mask');
+  FIELD_BIT.set(field, bit);
+  for (const ref of refs) SLOT_FIELD_MASK[ref.slot]! |= bit;
+}
+const fieldBit = (field: string): number => FIELD_BIT.get(field) ?? 0;
+const TEXT_BIT = Object.fromEntries(Object.keys(TEXT_SLOTS).map((f) => [f, fieldBit(f)])) as Record<TextField, number>;
+const COUNT_BIT = Object.fromEntries(Object.keys(COUNT_SLOTS).map((f) => [f, fieldBit(f)])) as Record<CountField, number>;
+
+/**
+ * Slot values of the span being extracted. Reused across calls (extraction is synchronous and never
+ * re-entered) and reset slot by slot afterwards, so a GenAI span does not allocate a SLOT_COUNT-long array.
+ */
+const SCRATCH: (AnyValue | undefined)[] = new Array<AnyValue | undefined>(SLOT_COUNT).fill(undefined);
+
+/**
  * Cheap test for the common case (HTTP/DB spans): does any attribute key carry a GenAI detection key?
  * One pass, no allocation; a full key comparison only for keys with a GenAI prefix.
  */
@@ -154,7 +177,11 @@ class SpanValues {
   /** The key that supplied the last successful {@link count}. */
   lastCountKey: string | null = null;
 
-  constructor(readonly values: readonly (AnyValue | undefined)[]) {}
+  constructor(
+    readonly values: readonly (AnyValue | undefined)[],
+    /** OR of SLOT_FIELD_MASK over the filled slots. */
+    private readonly fieldMask: number,
+  ) {}
 
   value(ref: KeyRef): AnyValue | undefined {
     const raw = this.values[ref.slot];
@@ -170,6 +197,7 @@ class SpanValues {
   }
 
   text(field: TextField): string | null {
+    if ((this.fieldMask & TEXT_BIT[field]) === 0) return null;
     for (const ref of TEXT_SLOTS[field]) {
       const text = attributeText(this.value(ref));
       if (text === null) continue;
@@ -180,6 +208,7 @@ class SpanValues {
   }
 
   count(field: CountField): number | null {
+    if ((this.fieldMask & COUNT_BIT[field]) === 0) return null;
     for (const ref of COUNT_SLOTS[field]) {
       const count = parseTokenCount(this.value(ref));
       if (count !== null) {
@@ -205,13 +234,28 @@ export function extractGenAiCall(span: Span, scope: ScopeInfo = NO_SCOPE): GenAi
   const { attributes } = span;
   if (!hasDetectionKey(attributes)) return null;
 
-  const slots: (AnyValue | undefined)[] = new Array<AnyValue | undefined>(SLOT_COUNT);
+  const slots = SCRATCH;
+  let fieldMask = 0;
   for (const { key, value } of attributes) {
     const slot = SLOT_OF_KEY.get(key);
     // First occurrence wins, as in findAttribute.
-    if (slot !== undefined && slots[slot] === undefined) slots[slot] = value;
+    if (slot !== undefined && slots[slot] === undefined) {
+      slots[slot] = value;
+      fieldMask |= SLOT_FIELD_MASK[slot]!;
+    }
   }
-  const values = new SpanValues(slots);
+  try {
+    return readCall(new SpanValues(slots, fieldMask), scope);
+  } finally {
+    for (const { key } of attributes) {
+      const slot = SLOT_OF_KEY.get(key);
+      if (slot !== undefined) slots[slot] = undefined;
+    }
+  }
+}
+
+function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
+  const slots = values.values;
 
   const operation = values.text('operation');
   if (operation !== null && NOT_A_CALL_OPERATIONS.has(operation)) return null;
