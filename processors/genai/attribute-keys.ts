@@ -211,6 +211,7 @@ export const COUNT_FIELDS = {
     'ai.usage.inputTokenDetails.cacheReadTokens', // Vercel AI SDK v6
     'ai.usage.cachedInputTokens', // Vercel AI SDK v5
     'ai.response.providerMetadata#anthropic.cacheReadInputTokens', // Vercel AI SDK v4 (JSON string)
+    'ai.response.providerMetadata#anthropic.usage.cache_read_input_tokens', // AI SDK v5 doGenerate: raw usage
     'ai.response.providerMetadata#openai.cachedPromptTokens',
     'ai.response.providerMetadata#bedrock.usage.cacheReadInputTokens',
     'langfuse.observation.usage_details#cache_read_input_tokens',
@@ -224,6 +225,8 @@ export const COUNT_FIELDS = {
     'llm.token_count.prompt_details.cache_write', // OpenInference
     'ai.usage.inputTokenDetails.cacheWriteTokens', // Vercel AI SDK v6
     'ai.response.providerMetadata#anthropic.cacheCreationInputTokens', // Vercel AI SDK v4/v5 (JSON string)
+    'ai.response.providerMetadata#anthropic.usage.cache_creation_input_tokens',
+    'ai.response.providerMetadata#openai.usage.cacheWriteTokens',
     'ai.response.providerMetadata#bedrock.usage.cacheWriteInputTokens',
     'langfuse.observation.usage_details#cache_creation_input_tokens',
     'langfuse.observation.usage_details#input_cache_creation',
