@@ -14,7 +14,7 @@ export type TokenSource =
   | 'openinference' // Arize OpenInference llm.token_count.*
   | 'ai_sdk' // Vercel AI SDK ai.usage.*, or gen_ai.usage.* on an AI SDK span
   | 'langfuse' // langfuse.observation.usage_details
-  | 'openlit' // OpenLIT (telemetry.sdk.name = openlit)
+  | 'openlit' // OpenLIT (telemetry.sdk.name = openlit, scopes `@openlit/instrumentation-*` / `openlit.*`)
   | 'litellm'; // LiteLLM OTel callback (scope `litellm`)
 
 /** What a source's counts are known to exclude. */
@@ -49,7 +49,10 @@ export function tokenSourceOf(m: SourceMarkers): TokenSource {
   if (key.startsWith('langfuse.')) return 'langfuse';
   if (key.startsWith('llm.token_count.')) return 'openinference';
   if (key.startsWith('ai.') || m.aiSdkSpan) return 'ai_sdk';
-  if (m.telemetrySdkName?.toLowerCase() === 'openlit' || m.scopeName.toLowerCase().startsWith('openlit')) return 'openlit';
+  const scope = m.scopeName.toLowerCase();
+  if (m.telemetrySdkName?.toLowerCase() === 'openlit' || scope.startsWith('openlit') || scope.startsWith('@openlit/')) {
+    return 'openlit';
+  }
   if (key.startsWith('llm.usage.') || m.scopeName.startsWith('@traceloop/')) return 'openllmetry';
   if (m.scopeName === 'litellm') return 'litellm';
   return 'otel';
