@@ -128,6 +128,7 @@ export const TEXT_FIELDS = {
     'metadata#team_id', // OpenInference `metadata` JSON string
     'metadata#teamId',
     'metadata.requester_metadata#team_id', // LiteLLM request metadata (Python repr)
+    'metadata#user_api_key_team_id', // LiteLLM metadata sent as one JSON / Python repr attribute
   ),
   projectId: keys(
     present,
@@ -179,11 +180,12 @@ export const TEXT_FIELDS = {
     'ai.telemetry.metadata.userId',
     'langfuse.user.id', // older Langfuse spelling (current Langfuse uses user.id)
     'metadata#user_id', // OpenInference metadata JSON
+    'metadata#user_api_key_user_id', // LiteLLM metadata as one attribute
   ),
   /** LiteLLM: the team's display alias (context for exception reports; the id is teamId). */
-  teamAlias: keys(present, 'metadata.user_api_key_team_alias'),
+  teamAlias: keys(present, 'metadata.user_api_key_team_alias', 'metadata#user_api_key_team_alias'),
   /** LiteLLM: the proxy's end-user id (the `user` field of the request). */
-  endUserId: keys(present, 'metadata.user_api_key_end_user_id'),
+  endUserId: keys(present, 'metadata.user_api_key_end_user_id', 'metadata#user_api_key_end_user_id'),
 } satisfies Record<string, TextKey[]>;
 
 export type TextField = keyof typeof TEXT_FIELDS;
