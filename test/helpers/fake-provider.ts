@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
  * Speaks just enough of:
  * - OpenAI `POST /v1/chat/completions`, non-streaming and streaming (SSE; the usage chunk is sent when
  *   `stream_options.include_usage` is set, as the real API does);
+ * - OpenAI `POST /v1/responses` (non-streaming; usage from the `openAiChat` table);
  * - OpenAI `POST /v1/embeddings` (float or base64 encoding);
  * - Anthropic `POST /v1/messages`, non-streaming and streaming (SSE event sequence);
  * - Bedrock runtime `POST /model/{modelId}/converse` and `POST /model/{modelId}/invoke` (Anthropic body).
@@ -122,6 +123,37 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       ];
       if (includeUsage) events.push({ ...base, choices: [], usage: openAiUsage });
       return sse(res, events.map((e) => `data: ${JSON.stringify(e)}\n\n`).concat('data: [DONE]\n\n'));
+    }
+
+    if (req.method === 'POST' && path === '/v1/responses' && !stream) {
+      const usage = options.openAiChat?.[model];
+      if (usage === undefined) return notFound(res, `no usage configured for responses model ${model}`);
+      requests.push({ path, model, stream });
+      return json(res, {
+        id: `resp_fake_${id}`,
+        object: 'response',
+        created_at: 1_760_000_000,
+        status: 'completed',
+        error: null,
+        incomplete_details: null,
+        model: usage.responseModel ?? model,
+        output: [
+          {
+            type: 'message',
+            id: `msg_fake_${id}`,
+            status: 'completed',
+            role: 'assistant',
+            content: [{ type: 'output_text', text: 'Hello from the fake.', annotations: [] }],
+          },
+        ],
+        usage: {
+          input_tokens: usage.prompt_tokens,
+          input_tokens_details: { cached_tokens: usage.cached_tokens ?? 0 },
+          output_tokens: usage.completion_tokens,
+          output_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0 },
+          total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        },
+      });
     }
 
     if (req.method === 'POST' && path === '/v1/embeddings') {

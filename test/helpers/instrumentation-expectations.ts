@@ -15,6 +15,9 @@ export const OPENAI_USAGE: FakeProviderOptions = {
     // o3-mini: $1.10 input, $4.40 output (reasoning billed as output).
     // 100 × 1.10 + 1000 × 4.40 = 110 + 4400 µ$ = $0.00451
     'o3-mini': { prompt_tokens: 100, completion_tokens: 1000, reasoning_tokens: 800, responseModel: 'o3-mini-2025-01-31' },
+    // o4-mini (Responses API): $1.10 input, $0.275 cached input, $4.40 output.
+    // 1000 × 1.10 + 1000 × 0.275 + 300 × 4.40 = 1100 + 275 + 1320 µ$ = $0.002695
+    'o4-mini': { prompt_tokens: 2000, cached_tokens: 1000, completion_tokens: 300, reasoning_tokens: 200, responseModel: 'o4-mini-2025-04-16' },
   },
   // text-embedding-3-small: $0.02 input. 8 × 0.02 µ$ = $0.00000016
   openAiEmbeddings: { 'text-embedding-3-small': 8 },

@@ -41,7 +41,7 @@ after(async () => {
   await ledger?.close();
 });
 
-test('@opentelemetry/instrumentation-openai: chat, streaming chat, reasoning model and embeddings give one exact row each', async () => {
+test('@opentelemetry/instrumentation-openai: chat, streaming chat, reasoning model, Responses API and embeddings give one exact row each', async () => {
   await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   const stream = await client.chat.completions.create({
     model: 'gpt-4o',
@@ -52,9 +52,10 @@ test('@opentelemetry/instrumentation-openai: chat, streaming chat, reasoning mod
   for await (const _chunk of stream) void _chunk;
   await client.chat.completions.create({ model: 'o3-mini', messages: [{ role: 'user', content: 'think' }] });
   await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+  await client.responses.create({ model: 'o4-mini', input: 'think' });
   await app.flush();
 
-  assert.equal(fake.requests.length, 4);
+  assert.equal(fake.requests.length, 5);
   const rows = await readLedgerRows(ledger.dbPath);
   const scope = '@opentelemetry/instrumentation-openai';
   // This instrumentation (0.21.0) records only gen_ai.usage.input_tokens / output_tokens: the provider's
@@ -67,6 +68,8 @@ test('@opentelemetry/instrumentation-openai: chat, streaming chat, reasoning mod
     row({ provider: 'openai', model: 'gpt-4o-mini-2024-07-18', operation: 'chat', input_tokens: '1000', output_tokens: '500', total_tokens: '1500', request_cost_usd: '0.000450000000', instrumentation_scope: scope }),
     // o3-mini: reasoning is inside output_tokens (billed as output either way), just not broken out.
     row({ provider: 'openai', model: 'o3-mini-2025-01-31', operation: 'chat', input_tokens: '100', output_tokens: '1000', total_tokens: '1100', request_cost_usd: '0.004510000000', instrumentation_scope: scope }),
+    // Responses API: again no cached / reasoning split: 2000 × 1.10 + 300 × 4.40 = 2200 + 1320 µ$ (true $0.002695).
+    row({ provider: 'openai', model: 'o4-mini-2025-04-16', operation: 'chat', input_tokens: '2000', output_tokens: '300', total_tokens: '2300', request_cost_usd: '0.003520000000', instrumentation_scope: scope }),
     // Embeddings have no output count, so no total either.
     row({ provider: 'openai', model: 'text-embedding-3-small', operation: 'embeddings', input_tokens: '8', request_cost_usd: '0.000000160000', instrumentation_scope: scope }),
   ]);

@@ -43,13 +43,14 @@ test('Vercel AI SDK 6: generate, stream and embed with OpenAI and Anthropic give
   const streamed = streamText({ model: openai.chat('gpt-4o'), prompt: 'hi', experimental_telemetry: telemetry });
   for await (const _part of streamed.textStream) void _part;
   await generateText({ model: openai.chat('o3-mini'), prompt: 'think', experimental_telemetry: telemetry });
+  await generateText({ model: openai.responses('o4-mini'), prompt: 'think', experimental_telemetry: telemetry });
   await embed({ model: openai.embedding('text-embedding-3-small'), value: 'hello', experimental_telemetry: telemetry });
   await generateText({ model: anthropic('claude-sonnet-4-20250514'), prompt: 'hi', experimental_telemetry: telemetry });
   const streamedClaude = streamText({ model: anthropic('claude-3-5-haiku-20241022'), prompt: 'hi', experimental_telemetry: telemetry });
   for await (const _part of streamedClaude.textStream) void _part;
   await app.flush();
 
-  assert.equal(fake.requests.length, 6);
+  assert.equal(fake.requests.length, 7);
   const rows = await readLedgerRows(ledger.dbPath);
   const owner = { team_id: 'search', cost_center: 'CC-1001', attribution_source: 'span', instrumentation_scope: 'ai' };
   assert.deepEqual(sortByModel(rows.map(pick)), [
@@ -60,6 +61,8 @@ test('Vercel AI SDK 6: generate, stream and embed with OpenAI and Anthropic give
     row({ ...owner, provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'chat', input_tokens: '600', cached_input_tokens: '100', output_tokens: '50', reasoning_tokens: '0', total_tokens: '650', request_cost_usd: '0.001875000000' }),
     row({ ...owner, provider: 'openai', model: 'gpt-4o-mini-2024-07-18', operation: 'chat', input_tokens: '1000', cached_input_tokens: '200', output_tokens: '500', reasoning_tokens: '0', total_tokens: '1500', request_cost_usd: '0.000435000000' }),
     row({ ...owner, provider: 'openai', model: 'o3-mini-2025-01-31', operation: 'chat', input_tokens: '100', cached_input_tokens: '0', output_tokens: '1000', reasoning_tokens: '800', total_tokens: '1100', request_cost_usd: '0.004510000000' }),
+    // Responses API: ai.model.provider is `openai.responses`.
+    row({ ...owner, provider: 'openai', model: 'o4-mini-2025-04-16', operation: 'chat', input_tokens: '2000', cached_input_tokens: '1000', output_tokens: '300', reasoning_tokens: '200', total_tokens: '2300', request_cost_usd: '0.002695000000' }),
     row({ ...owner, provider: 'openai', model: 'text-embedding-3-small', operation: 'embeddings', input_tokens: '8', request_cost_usd: '0.000000160000' }),
   ]);
 });
