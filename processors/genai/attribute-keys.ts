@@ -93,6 +93,7 @@ export const TEXT_FIELDS = {
   reportedCostUsd: keys(
     decimalText,
     'gen_ai.usage.cost', // OpenLIT
+    'llm.cost.total', // OpenInference
     'langfuse.observation.cost_details#total', // Langfuse
   ),
   /** Conversation / session id: debugging context, never billing identity. */
