@@ -6,7 +6,7 @@ import type { Component } from '../../src/component.js';
 import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
 import { PipelineError } from '../../src/pipeline/errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
-import { createLedgerStatements, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import { ADD_MISSING_COLUMNS, createLedgerStatements, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
 import {
   appendToStaging,
   buildStagingChunks,
@@ -145,7 +145,7 @@ export class DuckDbExporter implements Component {
         await inTransaction(connection, createLedgerStatements(`genai-ledger ${await packageVersion()}`, new Date()));
       } else {
         // Views belong to genai-ledger: refresh them so a newer version's definitions apply.
-        await inTransaction(connection, LEDGER_VIEWS);
+        await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS]);
       }
       await connection.run(CREATE_STAGING_TABLE);
       this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');

@@ -63,6 +63,10 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'status', sqlType: 'VARCHAR', notNull: true },
   { name: 'instrumentation_scope', sqlType: 'VARCHAR' },
   { name: 'ingested_at', sqlType: 'TIMESTAMPTZ', notNull: true, default: 'now()' },
+  // Added after schema version 1 shipped: nullable, appended last, and added to existing ledgers on open
+  // (ADD_MISSING_COLUMNS), so old and new files have the same column order.
+  { name: 'token_convention', sqlType: 'VARCHAR' },
+  { name: 'token_source', sqlType: 'VARCHAR' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];
@@ -108,6 +112,17 @@ SELECT
   count(*) FILTER (WHERE request_cost_usd IS NULL) AS unpriced_calls
 FROM genai_calls
 GROUP BY ALL`;
+
+/**
+ * Brings an existing ledger up to the current columns: the nullable columns appended after the first
+ * release (from `token_convention` on) are added when missing — a no-op for a ledger that has them. Only
+ * ever adds; run on open, in one transaction with the view refresh.
+ */
+export const ADD_MISSING_COLUMNS: readonly string[] = EXTRA_COLUMNS.slice(
+  EXTRA_COLUMNS.findIndex((c) => c.name === 'token_convention'),
+)
+  .filter((c) => !c.notNull && c.default === undefined)
+  .map((c) => `ALTER TABLE genai_calls ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.sqlType}`);
 
 export const LEDGER_VIEWS: readonly string[] = [CREATE_GENAI_EXCEPTIONS_VIEW, CREATE_CHARGEBACK_MONTHLY_VIEW];
 

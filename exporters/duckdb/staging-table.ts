@@ -73,6 +73,8 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'exceptions', kind: 'reasons', get: (r) => r.exceptions.join(',') },
   { name: 'status', kind: 'varchar', get: (r) => r.status },
   { name: 'instrumentation_scope', kind: 'varchar', get: (r) => r.instrumentationScope },
+  { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null },
+  { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

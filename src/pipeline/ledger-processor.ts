@@ -120,6 +120,8 @@ export class LedgerProcessor {
       exceptions,
       status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',
       instrumentationScope: scopeName === '' ? null : scopeName,
+      tokenConvention: call.tokenConvention,
+      tokenSource: call.tokenSource,
     };
   }
 }

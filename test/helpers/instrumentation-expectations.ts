@@ -91,3 +91,10 @@ export const BEDROCK_USAGE: FakeProviderOptions = {
     'us.anthropic.claude-3-5-sonnet-20241022-v2:0': { inputTokens: 300, outputTokens: 40 },
   },
 };
+
+/** `[model, token_convention, token_source]` per row, sorted by model: how each row's counts were read. */
+export function conventions(rows: Record<string, string | null>[]): [string | null, string | null, string | null][] {
+  return rows
+    .map((r): [string | null, string | null, string | null] => [r['model'] ?? null, r['token_convention'] ?? null, r['token_source'] ?? null])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
-import { ANTHROPIC_USAGE, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
+import { ANTHROPIC_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
 
 let ledger: TestServer;
 let fake: FakeProvider;
@@ -41,5 +41,10 @@ test('@anthropic-ai/sdk built-in tracing: one exact row per call, streaming incl
   assert.deepEqual(sortByModel(rows.map(pick)), [
     row({ provider: 'anthropic', model: 'claude-3-5-haiku-20241022', operation: 'chat', input_tokens: '2100', cached_input_tokens: '2000', cache_write_tokens: '0', output_tokens: '50', total_tokens: '2150', request_cost_usd: '0.000440000000', instrumentation_scope: scope }),
     row({ provider: 'anthropic', model: 'claude-sonnet-4-20250514', operation: 'chat', input_tokens: '3000', cached_input_tokens: '1000', cache_write_tokens: '500', output_tokens: '200', total_tokens: '3200', request_cost_usd: '0.009675000000', instrumentation_scope: scope }),
+  ]);
+  // Already the OTel meaning: nothing adjusted.
+  assert.deepEqual(conventions(rows), [
+    ['claude-3-5-haiku-20241022', 'otel', 'otel'],
+    ['claude-sonnet-4-20250514', 'otel', 'otel'],
   ]);
 });

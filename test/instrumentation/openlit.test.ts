@@ -14,7 +14,7 @@ import { Openlit } from 'openlit';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
-import { ANTHROPIC_USAGE, OPENAI_USAGE, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
+import { ANTHROPIC_USAGE, OPENAI_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
 
 let ledger: TestServer;
 let fake: FakeProvider;
@@ -66,5 +66,9 @@ test('OpenLIT 1.15: cache-exclusive Anthropic input is normalized; one exact row
   assert.deepEqual(sortByModel(rows.map(pick)), [
     row({ provider: 'anthropic', model: 'claude-sonnet-4-20250514', operation: 'chat', input_tokens: '3000', cached_input_tokens: '1000', cache_write_tokens: '500', output_tokens: '200', total_tokens: '3200', request_cost_usd: '0.009675000000', instrumentation_scope: '@openlit/instrumentation-anthropic' }),
     row({ provider: 'openai', model: 'gpt-4o-mini-2024-07-18', operation: 'chat', input_tokens: '1000', cached_input_tokens: '200', output_tokens: '500', total_tokens: '1500', request_cost_usd: '0.000435000000', instrumentation_scope: '@openlit/instrumentation-openai' }),
+  ]);
+  assert.deepEqual(conventions(rows), [
+    ['claude-sonnet-4-20250514', 'input_excludes_cache', 'openlit'],
+    ['gpt-4o-mini-2024-07-18', 'otel', 'openlit'],
   ]);
 });

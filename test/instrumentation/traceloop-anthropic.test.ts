@@ -17,7 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
-import { ANTHROPIC_USAGE, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
+import { ANTHROPIC_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
 
 let ledger: TestServer;
 let fake: FakeProvider;
@@ -65,5 +65,9 @@ test('@traceloop/instrumentation-anthropic 0.27: cache-exclusive input is normal
     // 1500 + 1000 + 500 = 3000: here the parts (1500) do NOT exceed the reported whole (1500), so only the
     // per-source convention (scope + version) gets this right.
     row({ provider: 'anthropic', model: 'claude-sonnet-4-20250514', operation: 'chat', input_tokens: '3000', cached_input_tokens: '1000', cache_write_tokens: '500', output_tokens: '200', total_tokens: '3200', request_cost_usd: '0.009675000000', instrumentation_scope: scope }),
+  ]);
+  assert.deepEqual(conventions(rows), [
+    ['claude-3-5-haiku-20241022', 'input_excludes_cache', 'openllmetry'],
+    ['claude-sonnet-4-20250514', 'input_excludes_cache', 'openllmetry'],
   ]);
 });

@@ -17,7 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
-import { ANTHROPIC_USAGE, OPENAI_USAGE, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
+import { ANTHROPIC_USAGE, OPENAI_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
 
 let ledger: TestServer;
 let fake: FakeProvider;
@@ -60,5 +60,10 @@ test('Vercel AI SDK 5: cache-exclusive Anthropic input is normalized; one exact 
     // is billed at the uncached rate (1000 × 0.15 + 500 × 0.60 = $0.00045; true $0.000435). Merging the
     // wrapper's detail into the inner row is for the counted-once stage, not this reader.
     row({ ...owner, provider: 'openai', model: 'gpt-4o-mini-2024-07-18', operation: 'chat', input_tokens: '1000', output_tokens: '500', total_tokens: '1500', request_cost_usd: '0.000450000000' }),
+  ]);
+  assert.deepEqual(conventions(rows), [
+    ['claude-3-5-haiku-20241022', 'input_excludes_cache', 'ai_sdk'],
+    ['claude-sonnet-4-20250514', 'input_excludes_cache', 'ai_sdk'],
+    ['gpt-4o-mini-2024-07-18', 'otel', 'ai_sdk'],
   ]);
 });
