@@ -71,6 +71,9 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'reasoning_cost_usd', sqlType: MONEY_TYPE },
   { name: 'input_audio_tokens', sqlType: 'BIGINT' },
   { name: 'output_audio_tokens', sqlType: 'BIGINT' },
+  // Token provenance (docs/instrumentation.md); added to existing ledgers by ADD_MISSING_COLUMNS.
+  { name: 'token_convention', sqlType: 'VARCHAR' },
+  { name: 'token_source', sqlType: 'VARCHAR' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];

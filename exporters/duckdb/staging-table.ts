@@ -80,6 +80,8 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'reasoning_cost_usd', kind: 'money', get: (r) => r.reasoningCostPicoUsd ?? null },
   { name: 'input_audio_tokens', kind: 'count', get: (r) => r.inputAudioTokens ?? null },
   { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
+  { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null },
+  { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

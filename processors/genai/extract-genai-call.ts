@@ -1,4 +1,4 @@
-import type { AnyValue, KeyValue, Span } from '../../src/model/otlp.js';
+import type { AnyValue, InstrumentationScope, KeyValue, Span } from '../../src/model/otlp.js';
 import {
   COUNT_FIELDS,
   DETECTION_KEYS,
@@ -12,6 +12,9 @@ import {
 } from './attribute-keys.js';
 import { attributeText } from './attribute-text.js';
 import { normalizeTokenUsage, parseTokenCount } from './normalize-tokens.js';
+import { normalizeModel, splitGatewayModel } from './model-names.js';
+import { leafValue, structuredAt, structuredValue, type Structured } from './structured-value.js';
+import { declaredConvention, tokenSourceOf, type TokenSource } from './token-sources.js';
 
 /** Token counts of one call, normalized to the ledger invariants (null = not reported). */
 export interface TokenUsage {
@@ -40,12 +43,24 @@ export interface OwnershipHints {
   userId: string | null;
 }
 
+/** Debugging / exception-report context about who and what conversation; never billing identity. */
+export interface CallContext {
+  /** `gen_ai.conversation.id`, `session.id`, ... */
+  conversationId: string | null;
+  /** LiteLLM `metadata.user_api_key_team_alias`. */
+  teamAlias: string | null;
+  /** LiteLLM `metadata.user_api_key_end_user_id`. */
+  endUserId: string | null;
+}
+
 export interface GenAiCall extends TokenUsage {
   /** OTel provider name, normalized (`openai`, `anthropic`, `aws.bedrock`, `gcp.vertex_ai`, ...). */
   provider: string | null;
+  /** Request model exactly as sent (trimmed). */
   requestModel: string | null;
+  /** Response model exactly as sent (trimmed). */
   responseModel: string | null;
-  /** responseModel ?? requestModel: the model that is priced. */
+  /** responseModel ?? requestModel, with library manglings repaired (model-names.ts): the model that is priced. */
   model: string | null;
   /** `chat`, `text_completion`, `embeddings`, `generate_content`, `invoke_agent`, ... */
   operation: string | null;
@@ -60,6 +75,14 @@ export interface GenAiCall extends TokenUsage {
    * See {@link normalizeTokenUsage}.
    */
   tokenConvention: string;
+  /** Which convention family supplied the counts (token-sources.ts): `otel`, `openllmetry`, `ai_sdk`, ... */
+  tokenSource: TokenSource;
+  /**
+   * A cost the instrumentation computed itself (OpenLIT `gen_ai.usage.cost`, Langfuse `cost_details.total`),
+   * USD as plain decimal text. Kept for reconciliation only: the ledger's cost always comes from the price book.
+   */
+  reportedCostUsd: string | null;
+  context: CallContext;
 }
 
 // ---- Precomputed lookup: every attribute key we read gets a slot; a span fills the slots in one pass. ----
@@ -74,24 +97,61 @@ function slotOf(key: string): number {
   return slot;
 }
 
-interface TextSlot {
+/** Where a key's value is: an attribute slot, and for `attr#a.b` keys the path inside its structure. */
+interface KeyRef {
+  key: string;
   slot: number;
+  /** null: the attribute value itself; else the path inside the parsed structure. */
+  path: readonly string[] | null;
+}
+
+function keyRef(key: string): KeyRef {
+  const hash = key.indexOf('#');
+  if (hash === -1) return { key, slot: slotOf(key), path: null };
+  return { key, slot: slotOf(key.slice(0, hash)), path: key.slice(hash + 1).split('.') };
+}
+
+interface TextSlot extends KeyRef {
   parse: TextParser;
 }
 
 const TEXT_SLOTS = Object.fromEntries(
-  Object.entries(TEXT_FIELDS).map(([field, list]) => [field, list.map(({ key, parse }) => ({ slot: slotOf(key), parse }))]),
+  Object.entries(TEXT_FIELDS).map(([field, list]) => [field, list.map(({ key, parse }) => ({ ...keyRef(key), parse }))]),
 ) as Record<TextField, TextSlot[]>;
 
 const COUNT_SLOTS = Object.fromEntries(
-  Object.entries(COUNT_FIELDS).map(([field, list]) => [field, list.map(slotOf)]),
-) as Record<CountField, number[]>;
+  Object.entries(COUNT_FIELDS).map(([field, list]) => [field, list.map(keyRef)]),
+) as Record<CountField, KeyRef[]>;
 
 const DETECTION_KEY_SET: ReadonlySet<string> = new Set(DETECTION_KEYS);
 /** 1 at the (7-bit) char code of each detection prefix's first character. */
 const PREFIX_FIRST_CHARS = new Uint8Array(128);
 for (const prefix of DETECTION_PREFIXES) PREFIX_FIRST_CHARS[prefix.charCodeAt(0) & 0x7f] = 1;
+const AI_MODEL_PROVIDER_SLOT = slotOf('ai.model.provider');
 const SLOT_COUNT = SLOT_OF_KEY.size;
+
+/**
+ * One bit per field; SLOT_FIELD_MASK[slot] has the bits of every field the slot feeds. A span ORs the masks
+ * of the slots it fills, so a field none of whose keys is present (most ownership fields, most conventions)
+ * is skipped without scanning its key list.
+ */
+const FIELD_BIT = new Map<string, number>();
+const SLOT_FIELD_MASK = new Int32Array(SLOT_COUNT);
+for (const [field, refs] of [...Object.entries(TEXT_SLOTS), ...Object.entries(COUNT_SLOTS)] as [string, KeyRef[]][]) {
+  const bit = FIELD_BIT.get(field) ?? 1 << FIELD_BIT.size;
+  if (FIELD_BIT.size > 31) throw new Error('extract-genai-call: more than 31 fields; widen the field mask');
+  FIELD_BIT.set(field, bit);
+  for (const ref of refs) SLOT_FIELD_MASK[ref.slot]! |= bit;
+}
+const fieldBit = (field: string): number => FIELD_BIT.get(field) ?? 0;
+const TEXT_BIT = Object.fromEntries(Object.keys(TEXT_SLOTS).map((f) => [f, fieldBit(f)])) as Record<TextField, number>;
+const COUNT_BIT = Object.fromEntries(Object.keys(COUNT_SLOTS).map((f) => [f, fieldBit(f)])) as Record<CountField, number>;
+
+/**
+ * Slot values of the span being extracted. Reused across calls (extraction is synchronous and never
+ * re-entered) and reset slot by slot afterwards, so a GenAI span does not allocate a SLOT_COUNT-long array.
+ */
+const SCRATCH: (AnyValue | undefined)[] = new Array<AnyValue | undefined>(SLOT_COUNT).fill(undefined);
 
 /**
  * Cheap test for the common case (HTTP/DB spans): does any attribute key carry a GenAI detection key?
@@ -111,76 +171,160 @@ function hasDetectionKey(attributes: readonly KeyValue[]): boolean {
   return false;
 }
 
-function readText(values: readonly (AnyValue | undefined)[], field: TextField): string | null {
-  for (const { slot, parse } of TEXT_SLOTS[field]) {
-    const text = attributeText(values[slot]);
-    if (text === null) continue;
-    const parsed = parse(text);
-    if (parsed !== null) return parsed;
+/** The attribute values of one GenAI span, by slot, and their parsed structures (filled on first use). */
+class SpanValues {
+  private parsed: (Structured | undefined | null)[] | undefined;
+  /** The key that supplied the last successful {@link count}. */
+  lastCountKey: string | null = null;
+
+  constructor(
+    readonly values: readonly (AnyValue | undefined)[],
+    /** OR of SLOT_FIELD_MASK over the filled slots. */
+    private readonly fieldMask: number,
+  ) {}
+
+  value(ref: KeyRef): AnyValue | undefined {
+    const raw = this.values[ref.slot];
+    if (ref.path === null || raw === undefined) return raw;
+    this.parsed ??= new Array<Structured | undefined | null>(SLOT_COUNT);
+    let structure = this.parsed[ref.slot];
+    if (structure === undefined) {
+      // null marks "parsed, nothing there" so a bad blob is parsed once per span.
+      structure = structuredValue(raw) ?? null;
+      this.parsed[ref.slot] = structure;
+    }
+    return structure === null ? undefined : leafValue(structuredAt(structure, ref.path));
   }
-  return null;
+
+  text(field: TextField): string | null {
+    if ((this.fieldMask & TEXT_BIT[field]) === 0) return null;
+    for (const ref of TEXT_SLOTS[field]) {
+      const text = attributeText(this.value(ref));
+      if (text === null) continue;
+      const parsed = ref.parse(text);
+      if (parsed !== null) return parsed;
+    }
+    return null;
+  }
+
+  count(field: CountField): number | null {
+    if ((this.fieldMask & COUNT_BIT[field]) === 0) return null;
+    for (const ref of COUNT_SLOTS[field]) {
+      const count = parseTokenCount(this.value(ref));
+      if (count !== null) {
+        this.lastCountKey = ref.key;
+        return count;
+      }
+    }
+    return null;
+  }
 }
 
-function readCount(values: readonly (AnyValue | undefined)[], field: CountField): number | null {
-  for (const slot of COUNT_SLOTS[field]) {
-    const count = parseTokenCount(values[slot]);
-    if (count !== null) return count;
-  }
-  return null;
-}
+/** The instrumentation scope of a span, as far as the extractor cares. */
+export type ScopeInfo = Pick<InstrumentationScope, 'name' | 'version'>;
+const NO_SCOPE: ScopeInfo = { name: '', version: '' };
 
 /**
  * Detects a GenAI call and normalizes it, whatever instrumentation convention produced it (see
  * attribute-keys.ts). Returns null for spans that are not a model call: no GenAI attribute, a tool
- * execution, or a Vercel AI SDK wrapper span whose children are the actual calls.
+ * execution, a Langfuse non-generation observation, or a Vercel AI SDK wrapper span whose children are the
+ * actual calls. `scope` (the span's instrumentation scope) lets source-specific token conventions apply.
  */
-export function extractGenAiCall(span: Span): GenAiCall | null {
+export function extractGenAiCall(span: Span, scope: ScopeInfo = NO_SCOPE): GenAiCall | null {
   const { attributes } = span;
   if (!hasDetectionKey(attributes)) return null;
 
-  const values: (AnyValue | undefined)[] = new Array<AnyValue | undefined>(SLOT_COUNT);
+  const slots = SCRATCH;
+  let fieldMask = 0;
   for (const { key, value } of attributes) {
     const slot = SLOT_OF_KEY.get(key);
     // First occurrence wins, as in findAttribute.
-    if (slot !== undefined && values[slot] === undefined) values[slot] = value;
+    if (slot !== undefined && slots[slot] === undefined) {
+      slots[slot] = value;
+      fieldMask |= SLOT_FIELD_MASK[slot]!;
+    }
   }
+  try {
+    return readCall(new SpanValues(slots, fieldMask), scope);
+  } finally {
+    for (const { key } of attributes) {
+      const slot = SLOT_OF_KEY.get(key);
+      if (slot !== undefined) slots[slot] = undefined;
+    }
+  }
+}
 
-  const operation = readText(values, 'operation');
+function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
+  const slots = values.values;
+
+  const operation = values.text('operation');
   if (operation !== null && NOT_A_CALL_OPERATIONS.has(operation)) return null;
-  const aiSdkOperationId = readText(values, 'aiSdkOperationId');
+  const aiSdkOperationId = values.text('aiSdkOperationId');
   if (aiSdkOperationId !== null && NOT_A_CALL_AI_SDK_OPERATIONS.has(aiSdkOperationId)) return null;
 
-  const provider = readText(values, 'provider');
-  const requestModel = readText(values, 'requestModel');
-  const responseModel = readText(values, 'responseModel');
+  let provider = values.text('provider');
+  const requestModel = values.text('requestModel');
+  const responseModel = values.text('responseModel');
   // A detection key with an empty or unusable value does not make a call.
   if (provider === null && requestModel === null && responseModel === null && operation === null) return null;
 
-  const { usage, tokenConvention } = normalizeTokenUsage({
-    inputTokens: readCount(values, 'inputTokens'),
-    cachedInputTokens: readCount(values, 'cachedInputTokens'),
-    cacheWriteTokens: readCount(values, 'cacheWriteTokens'),
-    outputTokens: readCount(values, 'outputTokens'),
-    reasoningTokens: readCount(values, 'reasoningTokens'),
-    totalTokens: readCount(values, 'totalTokens'),
-  });
+  const rawModel = responseModel ?? requestModel;
+  // LiteLLM-style `anthropic/claude-…` names the provider when nothing else did.
+  if (provider === null && rawModel !== null) provider = splitGatewayModel(rawModel)?.provider ?? null;
+  const model = rawModel === null ? null : normalizeModel(provider, rawModel);
+
+  const raw: TokenUsage = {
+    inputTokens: values.count('inputTokens'),
+    cachedInputTokens: null,
+    cacheWriteTokens: null,
+    outputTokens: null,
+    reasoningTokens: null,
+    totalTokens: null,
+  };
+  let countKey = raw.inputTokens === null ? null : values.lastCountKey;
+  raw.outputTokens = values.count('outputTokens');
+  if (countKey === null && raw.outputTokens !== null) countKey = values.lastCountKey;
+  raw.cachedInputTokens = values.count('cachedInputTokens');
+  raw.cacheWriteTokens = values.count('cacheWriteTokens');
+  raw.reasoningTokens = values.count('reasoningTokens');
+  raw.totalTokens = values.count('totalTokens');
+
+  const markers = {
+    countKey,
+    scopeName: scope.name,
+    scopeVersion: scope.version,
+    telemetrySdkName: values.text('telemetrySdkName'),
+    aiSdkSpan: aiSdkOperationId !== null || slots[AI_MODEL_PROVIDER_SLOT] !== undefined,
+    aiSdkTokenDetails: values.text('aiSdkTokenDetails') !== null,
+    provider,
+    model,
+  };
+  const tokenSource = tokenSourceOf(markers);
+  const { usage, tokenConvention } = normalizeTokenUsage(raw, declaredConvention(tokenSource, markers));
 
   return {
     provider,
     requestModel,
     responseModel,
-    model: responseModel ?? requestModel,
+    model,
     operation,
-    responseId: readText(values, 'responseId'),
+    responseId: values.text('responseId'),
     ...usage,
     ownership: {
-      teamId: readText(values, 'teamId'),
-      projectId: readText(values, 'projectId'),
-      costCenter: readText(values, 'costCenter'),
-      environment: readText(values, 'environment'),
-      service: readText(values, 'service'),
-      userId: readText(values, 'userId'),
+      teamId: values.text('teamId'),
+      projectId: values.text('projectId'),
+      costCenter: values.text('costCenter'),
+      environment: values.text('environment'),
+      service: values.text('service'),
+      userId: values.text('userId'),
     },
     tokenConvention,
+    tokenSource,
+    reportedCostUsd: values.text('reportedCostUsd'),
+    context: {
+      conversationId: values.text('conversationId'),
+      teamAlias: values.text('teamAlias'),
+      endUserId: values.text('endUserId'),
+    },
   };
 }

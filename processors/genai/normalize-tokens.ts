@@ -1,5 +1,6 @@
 import type { AnyValue } from '../../src/model/otlp.js';
 import type { TokenUsage } from './extract-genai-call.js';
+import { OTEL_READING, type DeclaredConvention } from './token-sources.js';
 
 /**
  * Token-count parsing and normalization to the ledger invariants (see ../../../shared/DESIGN.md):
@@ -58,23 +59,30 @@ export function parseTokenCount(value: AnyValue | undefined): number | null {
  * cache). That is only provable when the parts exceed the whole, so:
  * - cache reads + cache writes > input (or input absent while cache is reported) → input += cache;
  * - reasoning > output (or output absent while reasoning is reported) → output += reasoning.
- * When the parts are <= the whole we cannot tell the two readings apart and keep the OTel reading.
+ * When the parts are <= the whole we cannot tell the two readings apart and keep the OTel reading —
+ * unless the source is KNOWN to report exclusive counts (`declared`, see token-sources.ts), in which case
+ * the parts are added whatever their size.
  *
  * `totalTokens` becomes input + output when both are known, else stays as reported.
- * Idempotent: normalizing normalized usage changes nothing.
+ * Idempotent under the OTel reading: normalizing normalized usage again (with the default `declared`)
+ * changes nothing, because normalized usage satisfies the invariants.
  */
-export function normalizeTokenUsage(raw: TokenUsage): NormalizedUsage {
+export function normalizeTokenUsage(raw: TokenUsage, declared: DeclaredConvention = OTEL_READING): NormalizedUsage {
   let { inputTokens, outputTokens } = raw;
   const { cachedInputTokens, cacheWriteTokens, reasoningTokens } = raw;
   let inputAdjusted = false;
   let outputAdjusted = false;
 
   const cacheTokens = (cachedInputTokens ?? 0) + (cacheWriteTokens ?? 0);
-  if (cacheTokens > 0 && (inputTokens === null || cacheTokens > inputTokens)) {
+  if (cacheTokens > 0 && (declared.inputExcludesCache || inputTokens === null || cacheTokens > inputTokens)) {
     inputTokens = (inputTokens ?? 0) + cacheTokens;
     inputAdjusted = true;
   }
-  if (reasoningTokens !== null && reasoningTokens > 0 && (outputTokens === null || reasoningTokens > outputTokens)) {
+  if (
+    reasoningTokens !== null &&
+    reasoningTokens > 0 &&
+    (declared.outputExcludesReasoning || outputTokens === null || reasoningTokens > outputTokens)
+  ) {
     outputTokens = (outputTokens ?? 0) + reasoningTokens;
     outputAdjusted = true;
   }

@@ -35,14 +35,19 @@ const PROVIDER_ALIASES: ReadonlyMap<string, string> = new Map([
   ['azure_openai', 'azure.ai.openai'],
   ['azure-openai', 'azure.ai.openai'],
   ['azure.openai', 'azure.ai.openai'],
+  ['azure_ai', 'azure.ai.inference'], // LiteLLM
+  ['azure_text', 'azure.ai.openai'], // LiteLLM
   // AWS
   ['bedrock', 'aws.bedrock'],
   ['aws', 'aws.bedrock'],
   ['aws_bedrock', 'aws.bedrock'],
   ['amazon-bedrock', 'aws.bedrock'],
   ['amazon_bedrock', 'aws.bedrock'],
+  ['bedrock_converse', 'aws.bedrock'], // LiteLLM
+  ['bedrock-converse', 'aws.bedrock'],
   // Google
   ['vertex_ai', 'gcp.vertex_ai'],
+  ['vertex_ai_beta', 'gcp.vertex_ai'], // LiteLLM
   ['vertexai', 'gcp.vertex_ai'],
   ['vertex', 'gcp.vertex_ai'],
   ['google.vertex', 'gcp.vertex_ai'],
@@ -52,7 +57,12 @@ const PROVIDER_ALIASES: ReadonlyMap<string, string> = new Map([
   ['google.generative-ai', 'gcp.gemini'],
   ['google_genai', 'gcp.gemini'],
   ['google-genai', 'gcp.gemini'],
+  // OpenAI / Anthropic spellings of LiteLLM
+  ['text-completion-openai', 'openai'],
+  ['anthropic_text', 'anthropic'],
   // Others
+  ['cohere_chat', 'cohere'], // LiteLLM
+  ['codestral', 'mistral_ai'], // LiteLLM
   ['mistralai', 'mistral_ai'],
   ['mistral', 'mistral_ai'],
   ['xai', 'x_ai'],
@@ -112,3 +122,25 @@ export function normalizeOperation(raw: string): string | null {
 export function operationFromOpenInferenceKind(raw: string): string | null {
   return raw.trim().toUpperCase() === 'EMBEDDING' ? 'embeddings' : null;
 }
+
+/**
+ * `gen_ai.operation.name` from a Langfuse `langfuse.observation.type`: `generation` is a model call
+ * (chat or completion, reported as `chat`), `embedding` an embeddings call; every other observation type
+ * (`span`, `event`, `agent`, `tool`, `chain`, `retriever`, `evaluator`, `guardrail`) is not a model call and
+ * maps to {@link NOT_A_MODEL_CALL}.
+ */
+export function operationFromLangfuseType(raw: string): string | null {
+  switch (raw.trim().toLowerCase()) {
+    case 'generation':
+      return 'chat';
+    case 'embedding':
+      return 'embeddings';
+    case '':
+      return null;
+    default:
+      return NOT_A_MODEL_CALL;
+  }
+}
+
+/** Operation value meaning "this span is not a model call" (never a real `gen_ai.operation.name`). */
+export const NOT_A_MODEL_CALL = '#not_a_model_call';

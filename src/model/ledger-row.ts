@@ -94,6 +94,14 @@ export interface LedgerRow {
   status: 'unset' | 'ok' | 'error';
   /** instrumentation scope name, e.g. `@opentelemetry/instrumentation-openai` (debug context). */
   instrumentationScope: string | null;
+  /**
+   * How the reported token counts were read (processors/genai/normalize-tokens.ts): `otel`,
+   * `input_excludes_cache`, `output_excludes_reasoning`, or both joined with `+`. Optional so that code
+   * building rows without an extracted call still compiles; absent is stored as NULL.
+   */
+  tokenConvention?: string | null;
+  /** Which convention family supplied the counts (processors/genai/token-sources.ts). */
+  tokenSource?: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */

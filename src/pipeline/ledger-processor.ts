@@ -50,7 +50,7 @@ export class LedgerProcessor {
       let resourceOwnership: ReturnType<Attributor['resolveResource']> | undefined;
       for (const scopeSpans of resourceSpans.scopeSpans) {
         for (const span of scopeSpans.spans) {
-          const call = extractGenAiCall(span);
+          const call = extractGenAiCall(span, scopeSpans.scope);
           if (call === null) continue;
           const invalid = invalidIdReason(span);
           if (invalid !== null) {
@@ -164,6 +164,8 @@ export class LedgerProcessor {
       exceptions,
       status: span.status.code === 2 ? 'error' : span.status.code === 1 ? 'ok' : 'unset',
       instrumentationScope: scopeName === '' ? null : scopeName,
+      tokenConvention: call.tokenConvention,
+      tokenSource: call.tokenSource,
     };
   }
 }
