@@ -90,7 +90,7 @@ function ceilings(payloads: Uint8Array[], processor: LedgerProcessor): { decode:
   };
 }
 
-async function endToEnd(url: string, pool: PayloadPool): Promise<{ spansPerSec: number; requests: number; errors: number; p50: number; p99: number }> {
+async function endToEnd(url: string, pool: PayloadPool): Promise<{ spans: number; spansPerSec: number; requests: number; errors: number; p50: number; p99: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const target = new URL('/v1/traces', url);
   let acknowledged = 0;
@@ -123,6 +123,7 @@ async function endToEnd(url: string, pool: PayloadPool): Promise<{ spansPerSec: 
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
+    spans: acknowledged,
     spansPerSec: acknowledged / elapsed,
     requests: latencies.length,
     errors,
@@ -130,6 +131,20 @@ async function endToEnd(url: string, pool: PayloadPool): Promise<{ spansPerSec: 
     p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
   };
 }
+
+/**
+ * CPU seconds the server process has used (all threads, user + system), from /proc. Spans per CPU-second
+ * is steadier than spans per wall-second when other work shares the machine, so it is printed too.
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+/** USER_HZ is 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -148,12 +163,15 @@ async function main(): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-bench-'));
     const server = await startServeProcess(['--db', join(dir, 'bench.duckdb')]);
     try {
+      const cpuBefore = await cpuSeconds(server.child.pid!);
       const result = await endToEnd(server.httpUrl, pool);
+      const cpuUsed = (await cpuSeconds(server.child.pid!)) - cpuBefore;
       const rss = await peakRss(server.child.pid!);
       rows.push([
         workload.name,
         fmt(result.spansPerSec),
         fmt(result.spansPerSec * workload.genAiShare),
+        fmt(result.spans / cpuUsed),
         fmt(ceiling.decode),
         fmt(ceiling.process),
         `${result.p50.toFixed(1)} / ${result.p99.toFixed(1)}`,
@@ -166,7 +184,7 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const header = ['workload', 'spans/s e2e', 'GenAI rows/s', 'decode-only spans/s', 'decode+process spans/s', 'latency p50/p99 ms', 'errors', 'server peak RSS MiB'];
+  const header = ['workload', 'spans/s e2e', 'GenAI rows/s', 'spans per server CPU-s', 'decode-only spans/s', 'decode+process spans/s', 'latency p50/p99 ms', 'errors', 'server peak RSS MiB'];
   printTable(header, rows);
   console.log(`\n${SPANS_PER_REQUEST} spans/request, ${CONCURRENCY} concurrent keep-alive clients, ${SECONDS} s per workload, node ${process.version}`);
 }

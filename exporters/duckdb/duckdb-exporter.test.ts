@@ -80,9 +80,29 @@ describe('DuckDbExporter schema', () => {
   });
 
   it('applies defaults and refuses unknown config keys', () => {
-    assert.deepEqual(DuckDbExporterConfig.parse({}), { path: './genai-ledger.duckdb', maxBatchRows: 50_000, checkpointThreshold: '256MB', threads: 1 });
+    assert.deepEqual(DuckDbExporterConfig.parse({}), {
+      path: './genai-ledger.duckdb',
+      maxBatchRows: 50_000,
+      checkpointThreshold: '256MB',
+      threads: 1,
+      disabledCompressionMethods: ['fsst'],
+    });
     assert.throws(() => DuckDbExporterConfig.parse({ pth: 'x' }));
     assert.throws(() => DuckDbExporterConfig.parse({ maxBatchRows: 0 }));
+    assert.throws(() => DuckDbExporterConfig.parse({ disabledCompressionMethods: ["fsst'; DROP TABLE x; --"] }));
+  });
+
+  it('keeps FSST out of the checkpointed file by default, and refuses an unknown compression method at start', async () => {
+    const path = newPath();
+    await withExporter(path, (exporter) => exporter.write(sampleLedgerRows(3000)));
+    const methods = (await queryFile(path, "SELECT DISTINCT compression FROM pragma_storage_info('genai_calls')")).map((r) => String(r[0]));
+    assert.ok(methods.length > 0);
+    assert.ok(!methods.some((m) => /fsst/i.test(m)), `compression methods used: ${methods.join(', ')}`);
+
+    const bad = new DuckDbExporter({ path, disabledCompressionMethods: ['nosuchmethod'] });
+    await assert.rejects(bad.start(), /nosuchmethod/i);
+    await bad.shutdown();
+    assert.equal((await queryFile(path, 'SELECT count(*) FROM genai_calls'))[0]?.[0], 3000n);
   });
 });
 

@@ -2,14 +2,14 @@ import {
   DECIMAL,
   DOUBLE,
   DuckDBDataChunk,
-  DuckDBDecimalValue,
-  DuckDBTimestampTZValue,
+  INTEGER,
   TIMESTAMPTZ,
   VARCHAR,
   type DuckDBAppender,
+  type DuckDBConnection,
   type DuckDBType,
-  type DuckDBVector,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import type { LedgerRow } from '../../src/model/ledger-row.js';
 import { ident, LEDGER_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './schema.js';
 
@@ -22,6 +22,12 @@ import { ident, LEDGER_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './s
  * Staged types are chosen for the cheapest write from JavaScript, and converted in the INSERT:
  * token counts travel as DOUBLE (exact for safe integers, no BigInt per value) and become BIGINT;
  * `exceptions` travels as one comma-joined VARCHAR and becomes VARCHAR[].
+ *
+ * Text columns that repeat from call to call (provider, model, owner, statuses, ...) are `shared`: each
+ * distinct combination of them is staged once, as a "profile" row in a second staging table, and the
+ * per-call row carries only its profile id; the INSERT joins the two. Handing a string to DuckDB costs a
+ * native call and a UTF-8 copy, so this turns ~20 of those per call into ~3 (trace, span and parent ids),
+ * which was the largest single cost of the ingest path's main thread.
  */
 
 type Kind = 'varchar' | 'timestamptz' | 'double' | 'money' | 'count' | 'reasons';
@@ -30,6 +36,8 @@ interface StagedColumn {
   name: string;
   kind: Kind;
   get: (row: LedgerRow) => string | number | bigint | null;
+  /** Text that typically repeats across calls: staged once per distinct combination (see above). */
+  shared?: true;
 }
 
 const NANOS_PER_MICRO = 1000n;
@@ -38,22 +46,22 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'timestamp', kind: 'timestamptz', get: (r) => r.startTimeUnixNano },
   { name: 'trace_id', kind: 'varchar', get: (r) => r.traceId },
   { name: 'span_id', kind: 'varchar', get: (r) => r.spanId },
-  { name: 'provider', kind: 'varchar', get: (r) => r.provider },
-  { name: 'model', kind: 'varchar', get: (r) => r.model },
-  { name: 'operation', kind: 'varchar', get: (r) => r.operation },
-  { name: 'team_id', kind: 'varchar', get: (r) => r.teamId },
-  { name: 'cost_center', kind: 'varchar', get: (r) => r.costCenter },
-  { name: 'project_id', kind: 'varchar', get: (r) => r.projectId },
-  { name: 'service', kind: 'varchar', get: (r) => r.service },
-  { name: 'environment', kind: 'varchar', get: (r) => r.environment },
+  { name: 'provider', kind: 'varchar', get: (r) => r.provider, shared: true },
+  { name: 'model', kind: 'varchar', get: (r) => r.model, shared: true },
+  { name: 'operation', kind: 'varchar', get: (r) => r.operation, shared: true },
+  { name: 'team_id', kind: 'varchar', get: (r) => r.teamId, shared: true },
+  { name: 'cost_center', kind: 'varchar', get: (r) => r.costCenter, shared: true },
+  { name: 'project_id', kind: 'varchar', get: (r) => r.projectId, shared: true },
+  { name: 'service', kind: 'varchar', get: (r) => r.service, shared: true },
+  { name: 'environment', kind: 'varchar', get: (r) => r.environment, shared: true },
   { name: 'input_tokens', kind: 'count', get: (r) => r.inputTokens },
   { name: 'cached_input_tokens', kind: 'count', get: (r) => r.cachedInputTokens },
   { name: 'cache_write_tokens', kind: 'count', get: (r) => r.cacheWriteTokens },
   { name: 'output_tokens', kind: 'count', get: (r) => r.outputTokens },
   { name: 'reasoning_tokens', kind: 'count', get: (r) => r.reasoningTokens },
-  { name: 'unit_price_snapshot', kind: 'varchar', get: (r) => r.unitPriceSnapshot },
+  { name: 'unit_price_snapshot', kind: 'varchar', get: (r) => r.unitPriceSnapshot, shared: true },
   { name: 'request_cost_usd', kind: 'money', get: (r) => r.requestCostPicoUsd },
-  { name: 'attribution_status', kind: 'varchar', get: (r) => r.attributionStatus },
+  { name: 'attribution_status', kind: 'varchar', get: (r) => r.attributionStatus, shared: true },
   { name: 'end_timestamp', kind: 'timestamptz', get: (r) => r.endTimeUnixNano },
   {
     name: 'duration_ms',
@@ -61,31 +69,34 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
     get: (r) => Number(r.endTimeUnixNano - r.startTimeUnixNano) / 1e6,
   },
   { name: 'parent_span_id', kind: 'varchar', get: (r) => r.parentSpanId },
-  { name: 'span_name', kind: 'varchar', get: (r) => r.spanName },
-  { name: 'request_model', kind: 'varchar', get: (r) => r.requestModel },
-  { name: 'response_model', kind: 'varchar', get: (r) => r.responseModel },
+  { name: 'span_name', kind: 'varchar', get: (r) => r.spanName, shared: true },
+  { name: 'request_model', kind: 'varchar', get: (r) => r.requestModel, shared: true },
+  { name: 'response_model', kind: 'varchar', get: (r) => r.responseModel, shared: true },
   { name: 'total_tokens', kind: 'count', get: (r) => r.totalTokens },
-  { name: 'attribution_source', kind: 'varchar', get: (r) => r.attributionSource },
+  { name: 'attribution_source', kind: 'varchar', get: (r) => r.attributionSource, shared: true },
   { name: 'input_cost_usd', kind: 'money', get: (r) => r.inputCostPicoUsd },
   { name: 'cached_input_cost_usd', kind: 'money', get: (r) => r.cachedInputCostPicoUsd },
   { name: 'cache_write_cost_usd', kind: 'money', get: (r) => r.cacheWriteCostPicoUsd },
   { name: 'output_cost_usd', kind: 'money', get: (r) => r.outputCostPicoUsd },
-  { name: 'exceptions', kind: 'reasons', get: (r) => r.exceptions.join(',') },
-  { name: 'status', kind: 'varchar', get: (r) => r.status },
-  { name: 'instrumentation_scope', kind: 'varchar', get: (r) => r.instrumentationScope },
+  { name: 'exceptions', kind: 'reasons', get: (r) => r.exceptions.join(','), shared: true },
+  { name: 'status', kind: 'varchar', get: (r) => r.status, shared: true },
+  { name: 'instrumentation_scope', kind: 'varchar', get: (r) => r.instrumentationScope, shared: true },
   { name: 'cache_write_1h_tokens', kind: 'count', get: (r) => r.cacheWrite1hTokens ?? null },
-  { name: 'service_tier', kind: 'varchar', get: (r) => r.serviceTier ?? null },
+  { name: 'service_tier', kind: 'varchar', get: (r) => r.serviceTier ?? null, shared: true },
   { name: 'reported_cost_usd', kind: 'money', get: (r) => r.reportedCostPicoUsd ?? null },
   { name: 'cache_write_1h_cost_usd', kind: 'money', get: (r) => r.cacheWrite1hCostPicoUsd ?? null },
   { name: 'reasoning_cost_usd', kind: 'money', get: (r) => r.reasoningCostPicoUsd ?? null },
   { name: 'input_audio_tokens', kind: 'count', get: (r) => r.inputAudioTokens ?? null },
   { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
-  { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null },
-  { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null },
+  { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null, shared: true },
+  { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null, shared: true },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */
 export const STAGED_COLUMN_NAMES: readonly string[] = STAGED_COLUMNS.map((c) => c.name);
+
+const ROW_COLUMNS = STAGED_COLUMNS.filter((c) => c.shared !== true);
+const SHARED_COLUMNS = STAGED_COLUMNS.filter((c) => c.shared === true);
 
 const STAGING_SQL_TYPE: Record<Kind, string> = {
   varchar: 'VARCHAR',
@@ -107,7 +118,7 @@ const STAGING_TYPE: Record<Kind, DuckDBType> = {
 
 /** How a staged value becomes the ledger value. */
 function fromStaged(c: StagedColumn): string {
-  const col = ident(c.name);
+  const col = `${c.shared === true ? 'p' : 's'}.${ident(c.name)}`;
   switch (c.kind) {
     case 'count':
       return `CAST(${col} AS BIGINT)`;
@@ -119,14 +130,22 @@ function fromStaged(c: StagedColumn): string {
 }
 
 export const STAGING_TABLE = 'genai_calls_staging';
+export const PROFILE_STAGING_TABLE = 'genai_calls_staging_profiles';
+const PROFILE_ID = 'profile_id';
 
-export const CREATE_STAGING_TABLE = `CREATE TEMP TABLE ${STAGING_TABLE} (${STAGED_COLUMNS.map(
-  (c) => `${ident(c.name)} ${STAGING_SQL_TYPE[c.kind]}`,
-).join(', ')})`;
+/** The two TEMP staging tables (never logged, private to the connection). */
+export const CREATE_STAGING_TABLES: readonly string[] = [
+  `CREATE TEMP TABLE ${STAGING_TABLE} (${ROW_COLUMNS.map((c) => `${ident(c.name)} ${STAGING_SQL_TYPE[c.kind]}`)
+    .concat(`${PROFILE_ID} INTEGER`)
+    .join(', ')})`,
+  `CREATE TEMP TABLE ${PROFILE_STAGING_TABLE} (${[`${PROFILE_ID} INTEGER`]
+    .concat(SHARED_COLUMNS.map((c) => `${ident(c.name)} ${STAGING_SQL_TYPE[c.kind]}`))
+    .join(', ')})`,
+];
 
 const INSERT_SELECT = `INSERT INTO genai_calls (${STAGED_COLUMNS.map((c) => ident(c.name)).join(', ')})
 SELECT ${STAGED_COLUMNS.map(fromStaged).join(', ')}
-FROM ${STAGING_TABLE}`;
+FROM ${STAGING_TABLE} AS s JOIN ${PROFILE_STAGING_TABLE} AS p ON s.${PROFILE_ID} = p.${PROFILE_ID}`;
 
 /**
  * Moves the staged rows into the ledger; fails on a (trace_id, span_id) already there or staged twice.
@@ -140,68 +159,202 @@ export const INSERT_FROM_STAGING = INSERT_SELECT;
  * ledger (a re-sent export, or the same span in two writes of one batch).
  */
 export const INSERT_NEW_FROM_STAGING = `${INSERT_SELECT}
-QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY rowid) = 1
+QUALIFY row_number() OVER (PARTITION BY s.trace_id, s.span_id ORDER BY s.rowid) = 1
 ON CONFLICT DO NOTHING`;
 
 /** DuckDB's error for a primary-key violation, which sends the batch down the ON CONFLICT path. */
 export const isDuplicateKeyError = (err: unknown): boolean =>
   err instanceof Error && /duplicate key|violates primary key/i.test(err.message);
 
-export const CLEAR_STAGING = `DELETE FROM ${STAGING_TABLE}`;
+/** Empties both staging tables (run inside the committing transaction). */
+export const CLEAR_STAGING: readonly string[] = [`DELETE FROM ${STAGING_TABLE}`, `DELETE FROM ${PROFILE_STAGING_TABLE}`];
 
 const CHUNK_ROWS = 2048;
 
+/** One write's rows, built into data chunks for both staging tables. */
+export interface StagedBatch {
+  rowChunks: DuckDBDataChunk[];
+  profileChunks: DuckDBDataChunk[];
+}
+
+/** The appenders on the two staging tables of one connection. */
+export class StagingAppenders {
+  private constructor(
+    private readonly rows: DuckDBAppender,
+    private readonly profiles: DuckDBAppender,
+  ) {}
+
+  /** Opens appenders on staging tables created by CREATE_STAGING_TABLES on `connection`. */
+  static async open(connection: DuckDBConnection): Promise<StagingAppenders> {
+    const rows = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
+    const profiles = await connection.createAppender(PROFILE_STAGING_TABLE, 'main', 'temp');
+    return new StagingAppenders(rows, profiles);
+  }
+
+  /** Appends the batches and flushes: synchronous, into TEMP tables. */
+  append(batches: readonly StagedBatch[]): void {
+    for (const batch of batches) {
+      for (const chunk of batch.profileChunks) this.profiles.appendDataChunk(chunk);
+      for (const chunk of batch.rowChunks) this.rows.appendDataChunk(chunk);
+    }
+    this.profiles.flushSync();
+    this.rows.flushSync();
+  }
+
+  close(): void {
+    try {
+      this.rows.closeSync();
+    } finally {
+      this.profiles.closeSync();
+    }
+  }
+}
+
 /**
- * Writes `rows` into data chunks shaped like the staging table. This is the CPU-heavy part and touches no
+ * Writes `rows` into data chunks shaped like the staging tables. This is the CPU-heavy part and touches no
  * connection, so each write builds its own chunks as it arrives, while DuckDB commits earlier batches on
  * its own threads.
+ *
+ * Vectors are filled through the C API bindings rather than `@duckdb/node-api`'s vector wrappers: the
+ * wrappers keep validity in a BigUint64Array (BigInt arithmetic for every value written) and wrap money
+ * and timestamps in value objects, which made chunk building the largest allocator on the ingest path.
+ * Here numbers go into plain typed arrays copied into the vector once, and validity is a byte mask.
  */
-export function buildStagingChunks(rows: readonly LedgerRow[]): DuckDBDataChunk[] {
-  const types = STAGED_COLUMNS.map((c) => STAGING_TYPE[c.kind]);
+export function buildStagingChunks(rows: readonly LedgerRow[]): StagedBatch {
+  const profiles = new ProfileIndex();
+  const profileIds = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) profileIds[i] = profiles.idOf(rows[i]!);
+  return {
+    rowChunks: buildChunks(ROW_COLUMNS, rows, profileIds),
+    profileChunks: buildChunks(SHARED_COLUMNS, profiles.representatives, profiles.ids, true),
+  };
+}
+
+/**
+ * Numbers the distinct combinations of shared column values in one write. Ids come from a counter shared
+ * by all writes so that writes committed together never collide (staging is emptied by every commit; the
+ * counter wraps long after any batch could hold 2^31 profiles).
+ */
+class ProfileIndex {
+  private static nextId = 0;
+  private readonly byKey = new Map<string, number>();
+  readonly representatives: LedgerRow[] = [];
+  private readonly idList: number[] = [];
+
+  idOf(row: LedgerRow): number {
+    // Length-prefixed, so no value (NUL bytes included) can make two different combinations collide.
+    let key = '';
+    for (const column of SHARED_COLUMNS) {
+      const value = column.get(row) as string | null;
+      key += value === null ? '~' : `${value.length}:${value}`;
+    }
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      id = ProfileIndex.nextId;
+      ProfileIndex.nextId = (ProfileIndex.nextId + 1) & 0x7fffffff;
+      this.byKey.set(key, id);
+      this.representatives.push(row);
+      this.idList.push(id);
+    }
+    return id;
+  }
+
+  get ids(): Int32Array {
+    return Int32Array.from(this.idList);
+  }
+}
+
+/** Chunks for `columns` plus the profile id column (last for staged rows, first for profiles). */
+function buildChunks(
+  columns: readonly StagedColumn[],
+  rows: readonly LedgerRow[],
+  profileIds: Int32Array,
+  idFirst = false,
+): DuckDBDataChunk[] {
+  const types = columns.map((c) => STAGING_TYPE[c.kind]);
+  if (idFirst) types.unshift(INTEGER);
+  else types.push(INTEGER);
+  const first = idFirst ? 1 : 0;
+  const idColumn = idFirst ? 0 : columns.length;
   const chunks: DuckDBDataChunk[] = [];
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
     const count = Math.min(CHUNK_ROWS, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, count);
-    for (let c = 0; c < STAGED_COLUMNS.length; c++) {
-      fillVector(chunk.getColumnVector(c), STAGED_COLUMNS[c]!, rows, offset, count);
+    for (let c = 0; c < columns.length; c++) {
+      fillVector(duckdb.data_chunk_get_vector(chunk.chunk, first + c), columns[c]!, rows, offset, count);
     }
+    const ids = profileIds.slice(offset, offset + count);
+    duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk.chunk, idColumn), 0, ids.buffer, 0, ids.byteLength);
     chunks.push(chunk);
   }
   return chunks;
 }
 
-/** Appends built chunks to the staging table through `appender` (opened on it) and flushes. */
-export function appendToStaging(appender: DuckDBAppender, chunks: readonly DuckDBDataChunk[]): void {
-  for (const chunk of chunks) appender.appendDataChunk(chunk);
-  appender.flushSync();
-}
+type RawVector = ReturnType<typeof duckdb.data_chunk_get_vector>;
 
-function fillVector(
-  vector: DuckDBVector,
-  column: StagedColumn,
-  rows: readonly LedgerRow[],
-  offset: number,
-  count: number,
-): void {
+function fillVector(vector: RawVector, column: StagedColumn, rows: readonly LedgerRow[], offset: number, count: number): void {
+  const validity = new NullMask(count);
   const { get, kind } = column;
-  for (let i = 0; i < count; i++) {
-    const value = get(rows[offset + i]!);
-    if (value === null) {
-      vector.setItem(i, null);
-      continue;
+  switch (kind) {
+    case 'varchar':
+    case 'reasons':
+      for (let i = 0; i < count; i++) {
+        const value = get(rows[offset + i]!);
+        if (value === null) validity.setNull(i);
+        else duckdb.vector_assign_string_element(vector, i, value as string);
+      }
+      break;
+    case 'double':
+    case 'count': {
+      const items = new Float64Array(count);
+      for (let i = 0; i < count; i++) {
+        const value = get(rows[offset + i]!);
+        if (value === null) validity.setNull(i);
+        else items[i] = value as number;
+      }
+      duckdb.copy_data_to_vector(vector, 0, items.buffer, 0, items.byteLength);
+      break;
     }
-    switch (kind) {
-      case 'timestamptz':
-        vector.setItem(i, new DuckDBTimestampTZValue((value as bigint) / NANOS_PER_MICRO));
-        break;
-      case 'money':
-        vector.setItem(i, new DuckDBDecimalValue(value as bigint, MONEY_WIDTH, MONEY_SCALE));
-        break;
-      default:
-        vector.setItem(i, value as string | number);
+    case 'timestamptz':
+    case 'money': {
+      // TIMESTAMPTZ is int64 microseconds; DECIMAL(18, 12) is int64 pico-USD, our money type as is.
+      const items = new BigInt64Array(count);
+      const divisor = kind === 'timestamptz' ? NANOS_PER_MICRO : 1n;
+      for (let i = 0; i < count; i++) {
+        const value = get(rows[offset + i]!);
+        if (value === null) validity.setNull(i);
+        else items[i] = divisor === 1n ? (value as bigint) : (value as bigint) / divisor;
+      }
+      duckdb.copy_data_to_vector(vector, 0, items.buffer, 0, items.byteLength);
+      break;
     }
   }
-  vector.flush();
+  validity.copyTo(vector);
+}
+
+/**
+ * DuckDB's validity mask (one bit per row, set = valid, in little-endian 64-bit words, which is the same
+ * as bit `i % 8` of byte `i / 8`), allocated only once a NULL is seen.
+ */
+class NullMask {
+  private buffer: ArrayBuffer | null = null;
+  private bytes: Uint8Array | null = null;
+
+  constructor(private readonly count: number) {}
+
+  setNull(index: number): void {
+    if (this.bytes === null) {
+      this.buffer = new ArrayBuffer(Math.ceil(this.count / 64) * 8);
+      this.bytes = new Uint8Array(this.buffer).fill(0xff);
+    }
+    this.bytes[index >> 3]! &= ~(1 << (index & 7));
+  }
+
+  copyTo(vector: RawVector): void {
+    if (this.buffer === null) return;
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, this.buffer, 0, this.buffer.byteLength);
+  }
 }
 
 /** Guards the hand-written mapping above against drift from schema.ts (checked in the tests too). */
