@@ -22,5 +22,5 @@ COPY examples ./examples
 VOLUME ["/data"]
 EXPOSE 4317 4318
 # In a container the receivers must listen on all interfaces; outside one the default stays 127.0.0.1.
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/src/cli/main.js"]
 CMD ["serve", "--host", "0.0.0.0", "--db", "/data/genai-ledger.duckdb"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * The `genai-ledger` command. The only place in the program that prints for humans or exits the process.
  */

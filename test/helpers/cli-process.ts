@@ -4,6 +4,12 @@ import { fileURLToPath } from 'node:url';
 /** The compiled CLI entry point (tests run from dist/). */
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/**
+ * The Node flags `genai-ledger` runs with in production (the bin's shebang, `npm start`, the Dockerfile), so
+ * tests and benchmarks measure the same process. See "Node flags" in docs/configuration.md.
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+
 export interface ServeProcess {
   child: ChildProcessWithoutNullStreams;
   httpUrl: string;
@@ -15,7 +21,7 @@ export interface ServeProcess {
 
 /** Starts `genai-ledger serve` on port 0 and waits for its listener lines. */
 export async function startServeProcess(args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], {
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { CLI } from '../helpers/cli-process.js';
+import { CLI, SERVE_NODE_FLAGS } from '../helpers/cli-process.js';
 
 /**
  * The real `genai-ledger serve` in a child process, for the reliability tests: fixed ports (so a client
@@ -28,6 +28,7 @@ export interface ServerOptions {
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
   const args = [
+    ...SERVE_NODE_FLAGS,
     CLI,
     'serve',
     '--db',
