@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,7 +12,8 @@ import type { AddressInfo } from 'node:net';
  * - OpenAI `POST /v1/responses` (non-streaming; usage from the `openAiChat` table);
  * - OpenAI `POST /v1/embeddings` (float or base64 encoding);
  * - Anthropic `POST /v1/messages`, non-streaming and streaming (SSE event sequence);
- * - Bedrock runtime `POST /model/{modelId}/converse` and `POST /model/{modelId}/invoke` (Anthropic body).
+ * - Bedrock runtime `POST /model/{modelId}/converse`, `/converse-stream` (AWS event-stream framing) and
+ *   `/invoke` (Anthropic body).
  * The model in each answer is the request's model, or `responseModel` from the usage table when given.
  */
 
@@ -207,7 +209,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       return sse(res, events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
     }
 
-    const bedrockRoute = /^\/model\/([^/]+)\/(converse|invoke)$/.exec(path);
+    const bedrockRoute = /^\/model\/([^/]+)\/(converse-stream|converse|invoke)$/.exec(path);
     if (req.method === 'POST' && bedrockRoute !== null) {
       const modelId = decodeURIComponent(bedrockRoute[1] ?? '');
       const usage = options.bedrock?.[modelId];
@@ -215,6 +217,28 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       requests.push({ path: `/model/${modelId}/${bedrockRoute[2] ?? ''}`, model: modelId, stream: false });
       const cacheRead = usage.cacheReadInputTokens ?? 0;
       const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+      if (bedrockRoute[2] === 'converse-stream') {
+        // ConverseStream answers in the AWS event-stream binary framing, usage in the final `metadata` event.
+        return awsEventStream(res, [
+          ['messageStart', { role: 'assistant' }],
+          ['contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello from the fake stream.' } }],
+          ['contentBlockStop', { contentBlockIndex: 0 }],
+          ['messageStop', { stopReason: 'end_turn' }],
+          [
+            'metadata',
+            {
+              usage: {
+                inputTokens: usage.inputTokens,
+                outputTokens: usage.outputTokens,
+                totalTokens: usage.inputTokens + usage.outputTokens + cacheRead + cacheWrite,
+                cacheReadInputTokens: cacheRead,
+                cacheWriteInputTokens: cacheWrite,
+              },
+              metrics: { latencyMs: 12 },
+            },
+          ],
+        ]);
+      }
       if (bedrockRoute[2] === 'converse') {
         return json(res, {
           output: { message: { role: 'assistant', content: [{ text: 'Hello from the fake.' }] } },
@@ -272,6 +296,45 @@ function json(res: ServerResponse, body: unknown): void {
 function sse(res: ServerResponse, frames: string[]): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' });
   for (const frame of frames) res.write(frame);
+  res.end();
+}
+
+/**
+ * Writes `events` as AWS event-stream messages (application/vnd.amazon.eventstream): per message a prelude
+ * (total length, headers length, CRC-32 of those 8 bytes), string headers (`:event-type`, `:content-type`,
+ * `:message-type`), the JSON payload, and a CRC-32 of everything before it.
+ */
+function awsEventStream(res: ServerResponse, events: [string, unknown][]): void {
+  res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'req_fake' });
+  for (const [eventType, body] of events) {
+    const headers = Buffer.concat(
+      [
+        [':event-type', eventType],
+        [':content-type', 'application/json'],
+        [':message-type', 'event'],
+      ].map(([name, value]) => {
+        const nameBytes = Buffer.from(name!);
+        const valueBytes = Buffer.from(value!);
+        const header = Buffer.alloc(1 + nameBytes.length + 1 + 2 + valueBytes.length);
+        let o = header.writeUInt8(nameBytes.length, 0);
+        o += nameBytes.copy(header, o);
+        o = header.writeUInt8(7, o); // header value type 7: string
+        o = header.writeUInt16BE(valueBytes.length, o);
+        valueBytes.copy(header, o);
+        return header;
+      }),
+    );
+    const payload = Buffer.from(JSON.stringify(body));
+    const total = 12 + headers.length + payload.length + 4;
+    const message = Buffer.alloc(total);
+    message.writeUInt32BE(total, 0);
+    message.writeUInt32BE(headers.length, 4);
+    message.writeUInt32BE(crc32(message.subarray(0, 8)), 8);
+    headers.copy(message, 12);
+    payload.copy(message, 12 + headers.length);
+    message.writeUInt32BE(crc32(message.subarray(0, total - 4)), total - 4);
+    res.write(message);
+  }
   res.end();
 }
 

@@ -89,6 +89,8 @@ export const BEDROCK_USAGE: FakeProviderOptions = {
     'anthropic.claude-3-haiku-20240307-v1:0': { inputTokens: 1000, cacheReadInputTokens: 2000, cacheWriteInputTokens: 500, outputTokens: 100 },
     // InvokeModel with an Anthropic body, cross-region inference profile id.
     'us.anthropic.claude-3-5-sonnet-20241022-v2:0': { inputTokens: 300, outputTokens: 40 },
+    // ConverseStream: 400 uncached input + 1000 cache reads, 60 output (usage in the stream's metadata event).
+    'anthropic.claude-3-5-haiku-20241022-v1:0': { inputTokens: 400, cacheReadInputTokens: 1000, outputTokens: 60 },
   },
 };
 

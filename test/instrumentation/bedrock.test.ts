@@ -1,6 +1,6 @@
 /**
  * The real `@aws-sdk/client-bedrock-runtime`, instrumented by the real `@opentelemetry/instrumentation-aws-sdk`
- * (this file) — Converse and InvokeModel against a local fake Bedrock endpoint; spans go over real OTLP
+ * (this file) — Converse, ConverseStream and InvokeModel against a local fake Bedrock endpoint; spans go over real OTLP
  * to a running genai-ledger.
  */
 import { after, before, test } from 'node:test';
@@ -74,5 +74,41 @@ test('@opentelemetry/instrumentation-aws-sdk: Bedrock Converse and InvokeModel g
     row({ provider: 'aws.bedrock', model: 'anthropic.claude-3-haiku-20240307-v1:0', operation: 'chat', input_tokens: '1000', output_tokens: '100', total_tokens: '1100', request_cost_usd: '0.000375000000', instrumentation_scope: scope }),
     // claude-3.5-sonnet v2, US cross-region profile: $3 input, $15 output: 300 × 3 + 40 × 15 = 900 + 600 µ$
     row({ provider: 'aws.bedrock', model: 'us.anthropic.claude-3-5-sonnet-20241022-v2:0', input_tokens: '300', output_tokens: '40', total_tokens: '340', request_cost_usd: '0.001500000000', instrumentation_scope: scope }),
+  ]);
+});
+
+test('@opentelemetry/instrumentation-aws-sdk: Bedrock ConverseStream gives one row with the usage of its metadata event', async () => {
+  const client = new bedrock.BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: fake.bedrockEndpoint,
+    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler(),
+  });
+  const requestsBefore = fake.requests.length;
+  const response = await client.send(
+    new bedrock.ConverseStreamCommand({
+      modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+      messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+    }),
+  );
+  let text = '';
+  let reportedUsage: { inputTokens?: number; outputTokens?: number } | undefined;
+  for await (const event of response.stream ?? []) {
+    text += event.contentBlockDelta?.delta?.text ?? '';
+    reportedUsage ??= event.metadata?.usage;
+  }
+  // The client really decoded the event stream: the text and Bedrock's usage arrived.
+  assert.equal(text, 'Hello from the fake stream.');
+  assert.equal(reportedUsage?.inputTokens, 400);
+  await app.flush();
+
+  assert.equal(fake.requests.length - requestsBefore, 1);
+  const rows = (await readLedgerRows(ledger.dbPath)).filter((r) => r['model'] === 'anthropic.claude-3-5-haiku-20241022-v1:0');
+  // As for Converse, only inputTokens / outputTokens reach the span: the 1000 cache reads (which Bedrock's
+  // inputTokens excludes) are not billed. claude-3.5-haiku on Bedrock: $0.80 input, $4 output:
+  // 400 × 0.80 + 60 × 4 = 320 + 240 µ$ = $0.00056.
+  assert.deepEqual(rows.map(pick), [
+    row({ provider: 'aws.bedrock', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', operation: 'chat', input_tokens: '400', output_tokens: '60', total_tokens: '460', request_cost_usd: '0.000560000000', instrumentation_scope: '@opentelemetry/instrumentation-aws-sdk' }),
   ]);
 });
