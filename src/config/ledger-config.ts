@@ -54,6 +54,10 @@ export const LedgerConfig = z
       .object({
         /** Price overrides file (YAML or JSON, docs/pricing.md) layered over the package list prices. */
         overridesFile: z.string().min(1).optional(),
+        /** Also reload the overrides file when it changes on disk (SIGHUP always reloads). */
+        reloadOnChange: z.boolean().default(false),
+        /** How often a changed overrides file is looked for, when reloadOnChange is on. */
+        reloadCheckIntervalMs: z.number().int().min(50).default(2000),
         /** Flag `cost_mismatch` when the instrumentation's reported cost differs from ours by more than both. */
         costMismatch: CostMismatchConfig.prefault({}),
       })

@@ -29,7 +29,7 @@ const ZERO_SPAN_ID = '0'.repeat(16);
 export class LedgerProcessor {
   constructor(
     private attributor: Attributor,
-    private readonly priceBook: PriceBook,
+    private priceBook: PriceBook,
     private readonly options: LedgerProcessorOptions = {},
   ) {}
 
@@ -39,6 +39,14 @@ export class LedgerProcessor {
    */
   replaceAttributor(attributor: Attributor): void {
     this.attributor = attributor;
+  }
+
+  /**
+   * Swaps the price book (price overrides reloaded at run time). As with the attributor, `process` is
+   * synchronous, so a request is priced entirely with the old book or entirely with the new one.
+   */
+  replacePriceBook(priceBook: PriceBook): void {
+    this.priceBook = priceBook;
   }
 
   process(request: TraceRequest): ProcessResult {

@@ -27,6 +27,14 @@ export interface MappingReloadResult {
   services: number | null;
 }
 
+/** What a successful price overrides reload loaded. */
+export interface PriceReloadResult {
+  /** The `unit_price_snapshot` new rows get from now on. */
+  snapshot: string;
+  /** Non-fatal notices about the new file (e.g. a newer minor version). */
+  warnings: readonly string[];
+}
+
 /** Security material loaded (and validated) before anything is bound. */
 interface LoadedSecurity {
   verifier: BearerTokenVerifier | null;
@@ -90,6 +98,20 @@ export class LedgerServer implements Component {
     });
     this.processor?.replaceAttributor(new Attributor(tables));
     return { teams: tables.teams?.size ?? null, services: tables.services?.size ?? null };
+  }
+
+  /**
+   * Reloads the price overrides file named in the config and swaps the whole price book in at once. A file
+   * with errors is refused with the same file/line/key message as at startup (a ConfigFileError) and the
+   * book already in force stays in force. Returns null when no overrides file is configured.
+   */
+  async reloadPrices(): Promise<PriceReloadResult | null> {
+    const file = this.config.pricing.overridesFile;
+    if (file === undefined) return null;
+    const priceBook = await PriceBook.load(file);
+    this.processor?.replacePriceBook(priceBook);
+    this.priceSnapshot = priceBook.snapshot;
+    return { snapshot: priceBook.snapshot, warnings: priceBook.overrides?.warnings ?? [] };
   }
 
   /** Non-fatal notices from loading the input files (e.g. a newer minor version of the price overrides). */
