@@ -82,6 +82,7 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
   { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null },
   { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null },
+  { name: 'user_id', kind: 'varchar', get: (r) => r.userId ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

@@ -9,8 +9,11 @@ import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } fr
 export interface LedgerProcessorOptions {
   /** When our cost and the instrumentation's reported cost disagree enough to flag `cost_mismatch`. */
   costMismatch?: CostMismatchThresholds;
+  /** How user ids are stored; without one they are not stored at all. */
+  userIds?: UserIdPolicy;
 }
 import { boundRowText } from './bound-text.js';
+import type { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
 
 export interface ProcessResult {
   rows: LedgerRow[];
@@ -174,6 +177,7 @@ export class LedgerProcessor {
       instrumentationScope: scopeName === '' ? null : scopeName,
       tokenConvention: call.tokenConvention,
       tokenSource: call.tokenSource,
+      userId: this.options.userIds?.apply(call.ownership.userId) ?? null,
     };
   }
 }

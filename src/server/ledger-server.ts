@@ -12,6 +12,8 @@ import { PriceBook } from '../../processors/pricing/price-book.js';
 import { costMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
 import { loadBearerTokenVerifier, type BearerTokenVerifier } from '../security/bearer-auth.js';
 import { loadTlsMaterial, type TlsMaterial } from '../security/tls-files.js';
+import { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
+import { loadUserIdKey } from '../../processors/privacy/user-id-key.js';
 
 export interface Listener {
   name: 'otlp/http' | 'otlp/grpc';
@@ -65,8 +67,10 @@ export class LedgerServer implements Component {
       servicesFile: config.attribution.servicesFile,
     });
     const priceBook = await PriceBook.load(config.pricing.overridesFile);
+    const { policy: userIds, warnings: keyWarnings } = await userIdPolicy(config);
     const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
+      userIds,
     });
     const exporter = new DuckDbExporter(config.exporters.duckdb);
     const pipeline = new LedgerPipeline(processor, exporter);
@@ -81,7 +85,7 @@ export class LedgerServer implements Component {
       grpcTls: grpc.enabled && grpc.tls ? await loadTlsMaterial(grpc.tls, 'receivers.otlp.grpc.tls') : null,
     };
     const server = new LedgerServer(config, pipeline, limiter, processor, security);
-    server.warnings.push(...(priceBook.overrides?.warnings ?? []));
+    server.warnings.push(...(priceBook.overrides?.warnings ?? []), ...keyWarnings);
     server.priceSnapshot = priceBook.snapshot;
     return server;
   }
@@ -165,4 +169,13 @@ export class LedgerServer implements Component {
       await this.pipeline.shutdown();
     }
   }
+}
+
+/** The `privacy.userIds` policy, with its key loaded (or generated next to the ledger) when it needs one. */
+async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolicy; warnings: string[] }> {
+  const { userIds, userIdKeyFile } = config.privacy;
+  if (userIds === 'plain') return { policy: UserIdPolicy.plain(), warnings: [] };
+  if (userIds === 'drop') return { policy: UserIdPolicy.drop(), warnings: [] };
+  const { key, warnings } = await loadUserIdKey(userIdKeyFile, config.exporters.duckdb.path);
+  return { policy: UserIdPolicy.pseudonymize(key), warnings };
 }
