@@ -4,6 +4,7 @@ import { loadLedgerConfig } from '../config/ledger-config.js';
 import { LedgerServer } from '../server/ledger-server.js';
 import { CliUsageError, parsePort } from './cli-usage-error.js';
 import { MappingFileWatcher } from '../server/mapping-file-watcher.js';
+import type { LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
 
 /** `genai-ledger serve`: flags override the config file, which overrides the embedded defaults. */
 export async function runServe(args: string[]): Promise<number> {
@@ -19,7 +20,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.services !== undefined) config.attribution.servicesFile = values.services;
   if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
 
-  const server = await LedgerServer.create(config);
+  const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent });
   for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: prices ${server.priceSnapshot}`);
   await server.start();
@@ -71,6 +72,27 @@ export async function runServe(args: string[]): Promise<number> {
     `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
   );
   return 0;
+}
+
+/** One log line per change of the ledger's write health, never one per failed request. */
+function logLedgerWriteEvent(event: LedgerWriteEvent): void {
+  switch (event.kind) {
+    case 'failing':
+      console.error(
+        `genai-ledger: ledger writes are failing: ${event.message}; exports are answered 503 / UNAVAILABLE with Retry-After ` +
+          'until a write succeeds again (rows acknowledged so far are safe)',
+      );
+      break;
+    case 'invalidated':
+      console.error(
+        `genai-ledger: ${event.message}; exports are answered 503 / UNAVAILABLE with Retry-After while genai-ledger reopens ` +
+          'the file (rows acknowledged so far are safe in it and its write-ahead log)',
+      );
+      break;
+    case 'recovered':
+      console.log(`genai-ledger: ledger writes succeed again (${event.failedBatches} batch(es) were refused meanwhile and are for the clients to retry)`);
+      break;
+  }
 }
 
 /** Runs `task(why)` one at a time: a reload asked for while one runs starts after it. */

@@ -5,7 +5,7 @@ import { LedgerPipeline } from '../pipeline/ledger-pipeline.js';
 import { LedgerProcessor } from '../pipeline/ledger-processor.js';
 import { OtlpHttpReceiver } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiver } from '../../receivers/otlp/grpc-receiver.js';
-import { DuckDbExporter } from '../../exporters/duckdb/duckdb-exporter.js';
+import { DuckDbExporter, type LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
 import { loadMappingTables } from '../../processors/attribution/mapping-tables.js';
 import { Attributor } from '../../processors/attribution/attributor.js';
 import { PriceBook } from '../../processors/pricing/price-book.js';
@@ -37,6 +37,11 @@ export interface PriceReloadResult {
   warnings: readonly string[];
 }
 
+export interface LedgerServerOptions {
+  /** Told when ledger writes start failing, when DuckDB invalidates the file, and when writes succeed again. */
+  onLedgerWriteEvent?: (event: LedgerWriteEvent) => void;
+}
+
 /** Security material loaded (and validated) before anything is bound. */
 interface LoadedSecurity {
   verifier: BearerTokenVerifier | null;
@@ -61,7 +66,7 @@ export class LedgerServer implements Component {
     private readonly security: LoadedSecurity = { verifier: null, httpTls: null, grpcTls: null },
   ) {}
 
-  static async create(config: LedgerConfig): Promise<LedgerServer> {
+  static async create(config: LedgerConfig, options: LedgerServerOptions = {}): Promise<LedgerServer> {
     const tables = await loadMappingTables({
       teamsFile: config.attribution.teamsFile,
       servicesFile: config.attribution.servicesFile,
@@ -72,7 +77,7 @@ export class LedgerServer implements Component {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
       userIds,
     });
-    const exporter = new DuckDbExporter(config.exporters.duckdb);
+    const exporter = new DuckDbExporter(config.exporters.duckdb, { onWriteEvent: options.onLedgerWriteEvent });
     const pipeline = new LedgerPipeline(processor, exporter);
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
