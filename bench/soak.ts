@@ -5,10 +5,11 @@
  * fresh DuckDB file, sends a steady SOAK_RATE GenAI spans/s (default 2000) over OTLP/HTTP protobuf for
  * SOAK_SECONDS (default 120), and every SOAK_SAMPLE_SECONDS (default 10) prints the interval's acknowledged
  * spans/s and the server's RSS, V8 heap used and external memory. Ends with start / peak / end RSS and heap.
+ * SOAK_CONFIG, when set, is YAML written to the server's config file (e.g. a DuckDB memoryLimit).
  * Not part of `npm test`: it is a measurement, not a pass/fail check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +38,9 @@ const counter = { acked: 0 };
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
-async function startSoakServer(db: string): Promise<{ child: ChildProcess; url: string; samples: MemorySample[]; output: () => string }> {
+async function startSoakServer(db: string, config: string): Promise<{ child: ChildProcess; url: string; samples: MemorySample[]; output: () => string }> {
   const script = fileURLToPath(new URL('./soak-server.js', import.meta.url));
-  const child = spawn(process.execPath, [script, '--db', db, '--http-port', '0', '--grpc-port', '0'], {
+  const child = spawn(process.execPath, [script, '--config', config, '--db', db, '--http-port', '0', '--grpc-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, SOAK_SAMPLE_MS: String(SAMPLE_SECONDS * 1000) },
   });
@@ -60,7 +61,9 @@ async function startSoakServer(db: string): Promise<{ child: ChildProcess; url: 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-soak-'));
   const db = join(dir, 'ledger.duckdb');
-  const server = await startSoakServer(db);
+  const config = join(dir, 'genai-ledger.yaml');
+  await writeFile(config, process.env.SOAK_CONFIG ?? '');
+  const server = await startSoakServer(db, config);
   const source = new KnownSpanSource();
   let refused = 0;
   let failed = 0;
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
   console.log(
     `\n${SECONDS}s at ${RATE} spans/s offered (${CLIENTS} HTTP clients, ${spansPerTick} spans per request every ${TICK_MS} ms); ` +
       `${counter.acked} spans acknowledged (${Math.round((counter.acked * 1000) / (Date.now() - start))}/s overall), ${refused} requests refused, ${failed} failed; ` +
-      `${loaded.length} samples; ledger file ${mib(dbBytes)} MiB at the end.`,
+      `${loaded.length} samples; ledger file ${mib(dbBytes)} MiB at the end; config: ${JSON.stringify(process.env.SOAK_CONFIG ?? "defaults")}.`,
   );
 }
 

@@ -6,6 +6,7 @@ import { LedgerProcessor } from '../pipeline/ledger-processor.js';
 import { OtlpHttpReceiver } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiver } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporter, type LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
+import { inspectLedgerFile, notDuckDbError } from '../../exporters/duckdb/ledger-file.js';
 import { loadMappingTables } from '../../processors/attribution/mapping-tables.js';
 import { Attributor } from '../../processors/attribution/attributor.js';
 import { PriceBook } from '../../processors/pricing/price-book.js';
@@ -181,6 +182,9 @@ async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolic
   const { userIds, userIdKeyFile } = config.privacy;
   if (userIds === 'plain') return { policy: UserIdPolicy.plain(), warnings: [] };
   if (userIds === 'drop') return { policy: UserIdPolicy.drop(), warnings: [] };
-  const { key, warnings } = await loadUserIdKey(userIdKeyFile, config.exporters.duckdb.path);
+  const ledger = config.exporters.duckdb.path;
+  // Never leave a generated key beside a file that is not a ledger (the exporter refuses it anyway).
+  if (userIdKeyFile === undefined && (await inspectLedgerFile(ledger)) === 'not-duckdb') throw notDuckDbError(ledger);
+  const { key, warnings } = await loadUserIdKey(userIdKeyFile, ledger);
   return { policy: UserIdPolicy.pseudonymize(key), warnings };
 }
