@@ -63,6 +63,24 @@ export const DuckDbExporterConfig = z
 export type DuckDbExporterConfig = z.output<typeof DuckDbExporterConfig>;
 export type DuckDbExporterConfigInput = z.input<typeof DuckDbExporterConfig>;
 
+/**
+ * The ledger's write health, reported when it changes (the CLI logs it; components never print):
+ * - `failing`: a commit failed (disk full, file size limit, I/O error); writes get 503 / UNAVAILABLE and the
+ *   next commit tries again, so the ledger recovers by itself once the file can grow;
+ * - `invalidated`: DuckDB declared the database unusable after a failed write (a failed checkpoint is FATAL
+ *   to it); the exporter reopens the file — replaying its WAL — before the next commit, at most once every
+ *   {@link REOPEN_INTERVAL_MS};
+ * - `recovered`: a commit succeeded again.
+ */
+export type LedgerWriteEvent =
+  | { kind: 'failing'; message: string }
+  | { kind: 'invalidated'; message: string }
+  | { kind: 'recovered'; failedBatches: number };
+
+export interface DuckDbExporterOptions {
+  onWriteEvent?: (event: LedgerWriteEvent) => void;
+}
+
 /** A write waiting for its commit, with its rows already de-duplicated and built into data chunks. */
 interface PendingWrite {
   rows: number;
@@ -73,6 +91,10 @@ interface PendingWrite {
 
 /** Seconds a client is asked to wait after a storage failure or during shutdown. */
 const RETRY_AFTER_SECONDS = 1;
+/** Least time between two attempts to reopen an invalidated database. */
+const REOPEN_INTERVAL_MS = 1000;
+/** DuckDB's words for an error after which the database instance cannot be used any more. */
+const FATAL_DUCKDB_ERROR = /FATAL Error|database has been invalidated/i;
 const MAX_MONEY_PICO_USD = 10n ** 18n; // DECIMAL(18,12) holds |x| < 10^6 USD = 10^18 pico-USD
 
 /**
@@ -97,7 +119,16 @@ export class DuckDbExporter implements Component {
   private committedBatches = 0;
   private committedRows = 0;
 
-  constructor(config: DuckDbExporterConfigInput = {}) {
+  /** Batches failed since the last successful commit. */
+  private failedBatches = 0;
+  /** Set when DuckDB invalidated the database: the error that did it. */
+  private invalidatedBy: string | null = null;
+  private nextReopenAt = 0;
+
+  constructor(
+    config: DuckDbExporterConfigInput = {},
+    private readonly options: DuckDbExporterOptions = {},
+  ) {
     this.config = DuckDbExporterConfig.parse(config);
   }
 
@@ -149,7 +180,13 @@ export class DuckDbExporter implements Component {
     if (kind === 'not-duckdb') throw notDuckDbError(path);
     if (kind === 'duckdb') await verifyExistingLedger(path);
     else await mkdir(dirname(path), { recursive: true });
+    await this.connect();
+    this.accepting = true;
+  }
 
+  /** Opens the database (DuckDB replays its WAL), creates or upgrades the ledger, prepares staging. */
+  private async connect(): Promise<void> {
+    const { path } = this.config;
     const instance = await openInstance(path, {
       checkpoint_threshold: this.config.checkpointThreshold,
       threads: String(this.config.threads),
@@ -170,7 +207,6 @@ export class DuckDbExporter implements Component {
       }
       for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
       this.appender = await StagingAppenders.open(connection);
-      this.accepting = true;
     } catch (err) {
       this.release();
       throw err;
@@ -184,7 +220,16 @@ export class DuckDbExporter implements Component {
     const connection = this.connection;
     if (!connection) return;
     try {
+      if (this.invalidatedBy !== null) {
+        throw new Error(`${this.invalidatedBy}; no final checkpoint was possible`);
+      }
       await connection.run('CHECKPOINT');
+    } catch (err) {
+      throw new Error(
+        `the ledger ${this.config.path} could not be checkpointed at shutdown (${(err as Error).message}); ` +
+          'every acknowledged row is in its write-ahead log and is replayed on the next start',
+        { cause: err },
+      );
     } finally {
       this.release();
     }
@@ -224,18 +269,46 @@ export class DuckDbExporter implements Component {
     while (this.queue.length > 0) {
       const writes = this.takeBatch();
       try {
+        await this.reopenIfInvalidated();
         await this.commit(writes);
+        if (this.failedBatches > 0) {
+          this.options.onWriteEvent?.({ kind: 'recovered', failedBatches: this.failedBatches });
+          this.failedBatches = 0;
+        }
         for (const w of writes) w.resolve();
       } catch (err) {
-        const failure = new PipelineError(
-          'unavailable',
-          `ledger write to ${this.config.path} failed: ${(err as Error).message}`,
-          RETRY_AFTER_SECONDS,
-          { cause: err },
-        );
+        const message = (err as Error).message;
+        if (this.invalidatedBy === null && FATAL_DUCKDB_ERROR.test(message)) {
+          this.invalidatedBy = `DuckDB invalidated the ledger database after a failed write: ${message}`;
+          this.options.onWriteEvent?.({ kind: 'invalidated', message: this.invalidatedBy });
+        } else if (this.failedBatches === 0) {
+          this.options.onWriteEvent?.({ kind: 'failing', message });
+        }
+        this.failedBatches++;
+        const failure = new PipelineError('unavailable', `ledger write to ${this.config.path} failed: ${message}`, RETRY_AFTER_SECONDS, {
+          cause: err,
+        });
         for (const w of writes) w.reject(failure);
       }
     }
+  }
+
+  /**
+   * After DuckDB invalidated the database, closes it and opens the file again (replaying the WAL, which
+   * holds every acknowledged row), at most once every REOPEN_INTERVAL_MS; in between, commits fail at once
+   * with the reason. Runs in the writer loop, so no commit overlaps it.
+   */
+  private async reopenIfInvalidated(): Promise<void> {
+    if (this.invalidatedBy === null) return;
+    if (Date.now() < this.nextReopenAt) throw new Error(`${this.invalidatedBy}; reopening it shortly`);
+    this.nextReopenAt = Date.now() + REOPEN_INTERVAL_MS;
+    this.release();
+    try {
+      await this.connect();
+    } catch (err) {
+      throw new Error(`${this.invalidatedBy}; reopening it failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.invalidatedBy = null;
   }
 
   /** Whole writes, oldest first, up to maxBatchRows rows (always at least one write). */

@@ -34,7 +34,7 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
   {
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
-    await connection.run('ALTER TABLE genai_calls DROP COLUMN token_source; ALTER TABLE genai_calls DROP COLUMN token_convention');
+    await connection.run('ALTER TABLE genai_calls DROP COLUMN user_id; ALTER TABLE genai_calls DROP COLUMN token_source; ALTER TABLE genai_calls DROP COLUMN token_convention');
     connection.closeSync();
     instance.closeSync();
   }

@@ -74,6 +74,8 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   // Token provenance (docs/instrumentation.md); added to existing ledgers by ADD_MISSING_COLUMNS.
   { name: 'token_convention', sqlType: 'VARCHAR' },
   { name: 'token_source', sqlType: 'VARCHAR' },
+  // Pseudonymized user id (docs/security.md); added to existing ledgers by ADD_MISSING_COLUMNS.
+  { name: 'user_id', sqlType: 'VARCHAR' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];

@@ -90,6 +90,7 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
   { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null, shared: true },
   { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null, shared: true },
+  { name: 'user_id', kind: 'varchar', get: (r) => r.userId ?? null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

@@ -168,6 +168,7 @@ export const TEXT_FIELDS = {
     'metadata#environment',
   ),
   service: keys(present, 'service.name', 'app.service', 'ai.telemetry.metadata.service'),
+  /** The user the call was made for; falls back to endUserId (LiteLLM's end user) when none of these is set. */
   userId: keys(
     present,
     'user.id',
@@ -180,6 +181,9 @@ export const TEXT_FIELDS = {
     'ai.telemetry.metadata.user_id',
     'ai.telemetry.metadata.userId',
     'langfuse.user.id', // older Langfuse spelling (current Langfuse uses user.id)
+    'gen_ai.user.id', // OpenLIT (mem0)
+    'gen_ai.request.user', // OpenLIT: the request's `user` field
+    'llm.user', // OpenLLMetry (Python): the request's `user` field
     'metadata#user_id', // OpenInference metadata JSON
     'metadata#user_api_key_user_id', // LiteLLM metadata as one attribute
   ),

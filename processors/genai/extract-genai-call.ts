@@ -302,6 +302,7 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
   const tokenSource = tokenSourceOf(markers);
   const { usage, tokenConvention } = normalizeTokenUsage(raw, declaredConvention(tokenSource, markers));
 
+  const endUserId = values.text('endUserId');
   return {
     provider,
     requestModel,
@@ -316,7 +317,7 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
       costCenter: values.text('costCenter'),
       environment: values.text('environment'),
       service: values.text('service'),
-      userId: values.text('userId'),
+      userId: values.text('userId') ?? endUserId,
     },
     tokenConvention,
     tokenSource,
@@ -324,7 +325,7 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
     context: {
       conversationId: values.text('conversationId'),
       teamAlias: values.text('teamAlias'),
-      endUserId: values.text('endUserId'),
+      endUserId,
     },
   };
 }

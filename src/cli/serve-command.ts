@@ -4,6 +4,7 @@ import { loadLedgerConfig } from '../config/ledger-config.js';
 import { LedgerServer } from '../server/ledger-server.js';
 import { CliUsageError, parsePort } from './cli-usage-error.js';
 import { MappingFileWatcher } from '../server/mapping-file-watcher.js';
+import type { LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
 
 /** `genai-ledger serve`: flags override the config file, which overrides the embedded defaults. */
 export async function runServe(args: string[]): Promise<number> {
@@ -19,7 +20,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.services !== undefined) config.attribution.servicesFile = values.services;
   if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
 
-  const server = await LedgerServer.create(config);
+  const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent });
   for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: prices ${server.priceSnapshot}`);
   await server.start();
@@ -29,14 +30,24 @@ export async function runServe(args: string[]): Promise<number> {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${l.tls ? ' (TLS)' : ''}`);
   }
-  const reload = mappingReloader(server);
-  const stopReloading = reloadOnSighup(reload);
+  const reloadMappings = serialized(reloadMappingFiles(server));
+  const reloadPrices = serialized(reloadPriceOverrides(server));
+  const stopReloading = reloadOnSighup((why) => {
+    reloadMappings(why);
+    reloadPrices(why);
+  });
   const watcher = new MappingFileWatcher(
     [config.attribution.teamsFile, config.attribution.servicesFile],
-    () => reload('mapping file changed'),
+    () => reloadMappings('mapping file changed'),
     config.attribution.reloadCheckIntervalMs,
   );
   if (config.attribution.reloadOnChange) watcher.start();
+  const priceWatcher = new MappingFileWatcher(
+    [config.pricing.overridesFile],
+    () => reloadPrices('price overrides file changed'),
+    config.pricing.reloadCheckIntervalMs,
+  );
+  if (config.pricing.reloadOnChange) priceWatcher.start();
 
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -54,6 +65,7 @@ export async function runServe(args: string[]): Promise<number> {
   });
   stopReloading();
   watcher.stop();
+  priceWatcher.stop();
   await server.shutdown();
   const stats = server.pipeline.stats;
   console.log(
@@ -62,25 +74,68 @@ export async function runServe(args: string[]): Promise<number> {
   return 0;
 }
 
-/**
- * Reloads the mapping files, one reload at a time. A bad new version is refused with its file/line/column
- * problems and the tables already in force stay in force; the server keeps running either way.
- */
-function mappingReloader(server: LedgerServer): (why: string) => void {
-  let reloading = Promise.resolve();
+/** One log line per change of the ledger's write health, never one per failed request. */
+function logLedgerWriteEvent(event: LedgerWriteEvent): void {
+  switch (event.kind) {
+    case 'failing':
+      console.error(
+        `genai-ledger: ledger writes are failing: ${event.message}; exports are answered 503 / UNAVAILABLE with Retry-After ` +
+          'until a write succeeds again (rows acknowledged so far are safe)',
+      );
+      break;
+    case 'invalidated':
+      console.error(
+        `genai-ledger: ${event.message}; exports are answered 503 / UNAVAILABLE with Retry-After while genai-ledger reopens ` +
+          'the file (rows acknowledged so far are safe in it and its write-ahead log)',
+      );
+      break;
+    case 'recovered':
+      console.log(`genai-ledger: ledger writes succeed again (${event.failedBatches} batch(es) were refused meanwhile and are for the clients to retry)`);
+      break;
+  }
+}
+
+/** Runs `task(why)` one at a time: a reload asked for while one runs starts after it. */
+function serialized(task: (why: string) => Promise<void>): (why: string) => void {
+  let running = Promise.resolve();
   return (why: string) => {
-    reloading = reloading.then(async () => {
-      try {
-        const { teams, services } = await server.reloadMappings();
-        console.log(`genai-ledger: ${why}: mapping files reloaded (teams: ${teams ?? 'none'}, services: ${services ?? 'none'})`);
-      } catch (err) {
-        console.error(`genai-ledger: ${why}: mapping files refused; the previous version stays in force:\n${(err as Error).message}`);
-      }
-    });
+    running = running.then(() => task(why));
   };
 }
 
-/** SIGHUP reloads the mapping files. */
+/**
+ * Reloads the mapping files. A bad new version is refused with its file/line/column problems and the
+ * tables already in force stay in force; the server keeps running either way.
+ */
+function reloadMappingFiles(server: LedgerServer): (why: string) => Promise<void> {
+  return async (why) => {
+    try {
+      const { teams, services } = await server.reloadMappings();
+      console.log(`genai-ledger: ${why}: mapping files reloaded (teams: ${teams ?? 'none'}, services: ${services ?? 'none'})`);
+    } catch (err) {
+      console.error(`genai-ledger: ${why}: mapping files refused; the previous version stays in force:\n${(err as Error).message}`);
+    }
+  };
+}
+
+/**
+ * Reloads the price overrides file (when one is configured). A bad new version is refused with its
+ * file/line/key problems and the price book already in force stays in force.
+ */
+function reloadPriceOverrides(server: LedgerServer): (why: string) => Promise<void> {
+  return async (why) => {
+    try {
+      const result = await server.reloadPrices();
+      if (result === null) return;
+      for (const warning of result.warnings) console.warn(`genai-ledger: warning: ${warning}`);
+      console.log(`genai-ledger: ${why}: price overrides reloaded; prices ${result.snapshot}`);
+    } catch (err) {
+      console.error(`genai-ledger: ${why}: price overrides refused; the previous prices stay in force:\n${(err as Error).message}`);
+    }
+  };
+}
+
+/** SIGHUP reloads the mapping files and the price overrides. */
 function reloadOnSighup(reload: (why: string) => void): () => void {
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);

@@ -6,6 +6,7 @@ import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js'
 import { loadYamlFile } from './yaml-file.js';
 import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
 import { BearerAuthConfig } from '../security/bearer-auth.js';
+import { UserIdMode } from '../../processors/privacy/user-id-policy.js';
 
 /**
  * The whole configuration. Every key has a default, so an empty file (or none) runs the embedded
@@ -54,8 +55,21 @@ export const LedgerConfig = z
       .object({
         /** Price overrides file (YAML or JSON, docs/pricing.md) layered over the package list prices. */
         overridesFile: z.string().min(1).optional(),
+        /** Also reload the overrides file when it changes on disk (SIGHUP always reloads). */
+        reloadOnChange: z.boolean().default(false),
+        /** How often a changed overrides file is looked for, when reloadOnChange is on. */
+        reloadCheckIntervalMs: z.number().int().min(50).default(2000),
         /** Flag `cost_mismatch` when the instrumentation's reported cost differs from ours by more than both. */
         costMismatch: CostMismatchConfig.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    privacy: z
+      .object({
+        /** How user ids are stored in `user_id`: keyed hash (default), as sent, or not at all (docs/security.md). */
+        userIds: UserIdMode.default('pseudonymize'),
+        /** Key for the hash (≥ 32 bytes); default: generated once into `<ledger>.userid.key`. */
+        userIdKeyFile: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),
@@ -78,6 +92,7 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
   config.attribution.teamsFile = rel(config.attribution.teamsFile);
   config.attribution.servicesFile = rel(config.attribution.servicesFile);
   config.pricing.overridesFile = rel(config.pricing.overridesFile);
+  config.privacy.userIdKeyFile = rel(config.privacy.userIdKeyFile);
   config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
   const otlp = config.receivers.otlp;
   otlp.auth.tokenFile = rel(otlp.auth.tokenFile);

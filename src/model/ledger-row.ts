@@ -102,6 +102,8 @@ export interface LedgerRow {
   tokenConvention?: string | null;
   /** Which convention family supplied the counts (processors/genai/token-sources.ts). */
   tokenSource?: string | null;
+  /** The user the call was made for, as the `privacy.userIds` policy stores it (pseudonym, plain or null). */
+  userId?: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */

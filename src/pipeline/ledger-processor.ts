@@ -9,8 +9,11 @@ import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } fr
 export interface LedgerProcessorOptions {
   /** When our cost and the instrumentation's reported cost disagree enough to flag `cost_mismatch`. */
   costMismatch?: CostMismatchThresholds;
+  /** How user ids are stored; without one they are not stored at all. */
+  userIds?: UserIdPolicy;
 }
 import { boundRowText } from './bound-text.js';
+import type { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
 
 export interface ProcessResult {
   rows: LedgerRow[];
@@ -29,7 +32,7 @@ const ZERO_SPAN_ID = '0'.repeat(16);
 export class LedgerProcessor {
   constructor(
     private attributor: Attributor,
-    private readonly priceBook: PriceBook,
+    private priceBook: PriceBook,
     private readonly options: LedgerProcessorOptions = {},
   ) {}
 
@@ -39,6 +42,14 @@ export class LedgerProcessor {
    */
   replaceAttributor(attributor: Attributor): void {
     this.attributor = attributor;
+  }
+
+  /**
+   * Swaps the price book (price overrides reloaded at run time). As with the attributor, `process` is
+   * synchronous, so a request is priced entirely with the old book or entirely with the new one.
+   */
+  replacePriceBook(priceBook: PriceBook): void {
+    this.priceBook = priceBook;
   }
 
   process(request: TraceRequest): ProcessResult {
@@ -166,6 +177,7 @@ export class LedgerProcessor {
       instrumentationScope: scopeName === '' ? null : scopeName,
       tokenConvention: call.tokenConvention,
       tokenSource: call.tokenSource,
+      userId: this.options.userIds?.apply(call.ownership.userId) ?? null,
     };
   }
 }

@@ -5,13 +5,16 @@ import { LedgerPipeline } from '../pipeline/ledger-pipeline.js';
 import { LedgerProcessor } from '../pipeline/ledger-processor.js';
 import { OtlpHttpReceiver } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiver } from '../../receivers/otlp/grpc-receiver.js';
-import { DuckDbExporter } from '../../exporters/duckdb/duckdb-exporter.js';
+import { DuckDbExporter, type LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
+import { inspectLedgerFile, notDuckDbError } from '../../exporters/duckdb/ledger-file.js';
 import { loadMappingTables } from '../../processors/attribution/mapping-tables.js';
 import { Attributor } from '../../processors/attribution/attributor.js';
 import { PriceBook } from '../../processors/pricing/price-book.js';
 import { costMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
 import { loadBearerTokenVerifier, type BearerTokenVerifier } from '../security/bearer-auth.js';
 import { loadTlsMaterial, type TlsMaterial } from '../security/tls-files.js';
+import { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
+import { loadUserIdKey } from '../../processors/privacy/user-id-key.js';
 
 export interface Listener {
   name: 'otlp/http' | 'otlp/grpc';
@@ -25,6 +28,19 @@ export interface Listener {
 export interface MappingReloadResult {
   teams: number | null;
   services: number | null;
+}
+
+/** What a successful price overrides reload loaded. */
+export interface PriceReloadResult {
+  /** The `unit_price_snapshot` new rows get from now on. */
+  snapshot: string;
+  /** Non-fatal notices about the new file (e.g. a newer minor version). */
+  warnings: readonly string[];
+}
+
+export interface LedgerServerOptions {
+  /** Told when ledger writes start failing, when DuckDB invalidates the file, and when writes succeed again. */
+  onLedgerWriteEvent?: (event: LedgerWriteEvent) => void;
 }
 
 /** Security material loaded (and validated) before anything is bound. */
@@ -51,16 +67,18 @@ export class LedgerServer implements Component {
     private readonly security: LoadedSecurity = { verifier: null, httpTls: null, grpcTls: null },
   ) {}
 
-  static async create(config: LedgerConfig): Promise<LedgerServer> {
+  static async create(config: LedgerConfig, options: LedgerServerOptions = {}): Promise<LedgerServer> {
     const tables = await loadMappingTables({
       teamsFile: config.attribution.teamsFile,
       servicesFile: config.attribution.servicesFile,
     });
     const priceBook = await PriceBook.load(config.pricing.overridesFile);
+    const { policy: userIds, warnings: keyWarnings } = await userIdPolicy(config);
     const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
+      userIds,
     });
-    const exporter = new DuckDbExporter(config.exporters.duckdb);
+    const exporter = new DuckDbExporter(config.exporters.duckdb, { onWriteEvent: options.onLedgerWriteEvent });
     const pipeline = new LedgerPipeline(processor, exporter);
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
@@ -73,7 +91,7 @@ export class LedgerServer implements Component {
       grpcTls: grpc.enabled && grpc.tls ? await loadTlsMaterial(grpc.tls, 'receivers.otlp.grpc.tls') : null,
     };
     const server = new LedgerServer(config, pipeline, limiter, processor, security);
-    server.warnings.push(...(priceBook.overrides?.warnings ?? []));
+    server.warnings.push(...(priceBook.overrides?.warnings ?? []), ...keyWarnings);
     server.priceSnapshot = priceBook.snapshot;
     return server;
   }
@@ -90,6 +108,20 @@ export class LedgerServer implements Component {
     });
     this.processor?.replaceAttributor(new Attributor(tables));
     return { teams: tables.teams?.size ?? null, services: tables.services?.size ?? null };
+  }
+
+  /**
+   * Reloads the price overrides file named in the config and swaps the whole price book in at once. A file
+   * with errors is refused with the same file/line/key message as at startup (a ConfigFileError) and the
+   * book already in force stays in force. Returns null when no overrides file is configured.
+   */
+  async reloadPrices(): Promise<PriceReloadResult | null> {
+    const file = this.config.pricing.overridesFile;
+    if (file === undefined) return null;
+    const priceBook = await PriceBook.load(file);
+    this.processor?.replacePriceBook(priceBook);
+    this.priceSnapshot = priceBook.snapshot;
+    return { snapshot: priceBook.snapshot, warnings: priceBook.overrides?.warnings ?? [] };
   }
 
   /** Non-fatal notices from loading the input files (e.g. a newer minor version of the price overrides). */
@@ -143,4 +175,16 @@ export class LedgerServer implements Component {
       await this.pipeline.shutdown();
     }
   }
+}
+
+/** The `privacy.userIds` policy, with its key loaded (or generated next to the ledger) when it needs one. */
+async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolicy; warnings: string[] }> {
+  const { userIds, userIdKeyFile } = config.privacy;
+  if (userIds === 'plain') return { policy: UserIdPolicy.plain(), warnings: [] };
+  if (userIds === 'drop') return { policy: UserIdPolicy.drop(), warnings: [] };
+  const ledger = config.exporters.duckdb.path;
+  // Never leave a generated key beside a file that is not a ledger (the exporter refuses it anyway).
+  if (userIdKeyFile === undefined && (await inspectLedgerFile(ledger)) === 'not-duckdb') throw notDuckDbError(ledger);
+  const { key, warnings } = await loadUserIdKey(userIdKeyFile, ledger);
+  return { policy: UserIdPolicy.pseudonymize(key), warnings };
 }

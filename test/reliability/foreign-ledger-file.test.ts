@@ -34,6 +34,7 @@ test('--db pointing at a text file, a foreign DuckDB database or a damaged ledge
     const text = join(dir, 'notes.duckdb');
     await writeFile(text, 'these are my notes, not a database\n'.repeat(100));
     await expectRefused(text, /is not a DuckDB database; genai-ledger refuses to open it/);
+    assert.equal(await exists(`${text}.userid.key`), false, 'no user id key generated beside it');
 
     const empty = join(dir, 'empty.duckdb');
     await writeFile(empty, '');

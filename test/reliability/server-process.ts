@@ -24,6 +24,12 @@ export interface ServerOptions {
   grpcPort?: number;
   args?: string[];
   env?: Record<string, string>;
+  /**
+   * Run under a soft RLIMIT_FSIZE of this many 512-byte blocks (`sh -c "trap '' XFSZ; ulimit -S -f N; exec node …"`):
+   * writing a file past it fails with EFBIG instead of killing the process — a full disk for one process,
+   * unprivileged. The limit is soft, so `prlimit` can lift it from outside while the server runs.
+   */
+  fileSizeLimitBlocks?: number;
 }
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
@@ -39,7 +45,12 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     String(options.grpcPort ?? 0),
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const spawnOptions = { stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } };
+  const limit = options.fileSizeLimitBlocks;
+  const child =
+    limit === undefined
+      ? spawn(process.execPath, args, spawnOptions)
+      : spawn('sh', ['-c', `trap '' XFSZ; ulimit -S -f ${Math.floor(limit)}; exec "$0" "$@"`, process.execPath, ...args], spawnOptions);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
