@@ -72,3 +72,44 @@ test('OpenLIT 1.15: cache-exclusive Anthropic input is normalized; one exact row
     ['gpt-4o-mini-2024-07-18', 'otel', 'openlit'],
   ]);
 });
+
+test('OpenLIT 1.15: streamed Anthropic and OpenAI calls give one exact row each', async () => {
+  const rowsBefore = (await readLedgerRows(ledger.dbPath)).length;
+  const requestsBefore = fake.requests.length;
+  const anthropic = new AnthropicModule.Anthropic({
+    apiKey: 'sk-ant-test',
+    baseURL: fake.anthropicBaseUrl,
+    maxRetries: 0,
+    openTelemetry: { traces: false },
+  });
+  const anthropicStream = await anthropic.messages.create({
+    model: 'claude-3-5-haiku-20241022',
+    max_tokens: 100,
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  for await (const _event of anthropicStream) void _event;
+  const openai = new OpenAI({ apiKey: 'sk-test', baseURL: fake.openAiBaseUrl, maxRetries: 0 });
+  const openaiStream = await openai.chat.completions.create({
+    model: 'gpt-4o',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  for await (const _chunk of openaiStream) void _chunk;
+  assert.equal(fake.requests.length - requestsBefore, 2);
+  assert.ok(fake.requests.slice(requestsBefore).every((r) => r.stream));
+
+  const rows = (await rowsWhenCount(rowsBefore + 2)).filter((r) => r['model'] === 'claude-3-5-haiku-20241022' || r['model'] === 'gpt-4o-2024-08-06');
+  assert.deepEqual(sortByModel(rows.map(pick)), [
+    // claude-3-5-haiku streamed: 100 uncached + 2000 cache reads = 2100 input (normalized from OpenLIT's
+    // cache-exclusive count). The provider's output is 50, but OpenLIT 1.15 ADDS the provisional
+    // output_tokens of `message_start` (1, as Anthropic sends) to the cumulative count of `message_delta`,
+    // so its span says 51: the ledger records what the span says (+1 token, +$0.000004; documented in
+    // docs/instrumentation.md). With no cache writes OpenLIT sets no cache-creation attribute: NULL.
+    // 100 × 0.80 + 2000 × 0.08 + 51 × 4 = 80 + 160 + 204 µ$ = $0.000444.
+    row({ provider: 'anthropic', model: 'claude-3-5-haiku-20241022', operation: 'chat', input_tokens: '2100', cached_input_tokens: '2000', output_tokens: '51', total_tokens: '2151', request_cost_usd: '0.000444000000', instrumentation_scope: '@openlit/instrumentation-anthropic' }),
+    // gpt-4o streamed (usage from the include_usage chunk): 500 × 2.50 + 100 × 1.25 + 50 × 10 = $0.001875.
+    row({ provider: 'openai', model: 'gpt-4o-2024-08-06', operation: 'chat', input_tokens: '600', cached_input_tokens: '100', output_tokens: '50', total_tokens: '650', request_cost_usd: '0.001875000000', instrumentation_scope: '@openlit/instrumentation-openai' }),
+  ]);
+});
