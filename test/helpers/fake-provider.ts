@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
  * - OpenAI `POST /v1/responses` (non-streaming; usage from the `openAiChat` table);
  * - OpenAI `POST /v1/embeddings` (float or base64 encoding);
  * - Anthropic `POST /v1/messages`, non-streaming and streaming (SSE event sequence);
- * - Bedrock runtime `POST /model/{modelId}/converse`, `/converse-stream` (AWS event-stream framing) and
- *   `/invoke` (Anthropic body).
+ * - Bedrock runtime `POST /model/{modelId}/converse`, `/converse-stream` (AWS event-stream framing),
+ *   `/invoke` and `/invoke-with-response-stream` (Anthropic body).
  * The model in each answer is the request's model, or `responseModel` from the usage table when given.
  */
 
@@ -209,7 +209,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       return sse(res, events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
     }
 
-    const bedrockRoute = /^\/model\/([^/]+)\/(converse-stream|converse|invoke)$/.exec(path);
+    const bedrockRoute = /^\/model\/([^/]+)\/(converse-stream|converse|invoke-with-response-stream|invoke)$/.exec(path);
     if (req.method === 'POST' && bedrockRoute !== null) {
       const modelId = decodeURIComponent(bedrockRoute[1] ?? '');
       const usage = options.bedrock?.[modelId];
@@ -238,6 +238,22 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
             },
           ],
         ]);
+      }
+      if (bedrockRoute[2] === 'invoke-with-response-stream') {
+        // InvokeModelWithResponseStream with an Anthropic body: each event-stream `chunk` carries one
+        // Anthropic streaming event as base64 JSON; Bedrock adds its invocation metrics to message_stop.
+        const anthropicEvents: unknown[] = [
+          { type: 'message_start', message: { id: `msg_bdrk_fake_${id}`, type: 'message', role: 'assistant', model: modelId, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.inputTokens, output_tokens: 1, cache_read_input_tokens: cacheRead, cache_creation_input_tokens: cacheWrite } } },
+          { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+          { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello stream.' } },
+          { type: 'content_block_stop', index: 0 },
+          { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.outputTokens } },
+          { type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: usage.inputTokens, outputTokenCount: usage.outputTokens, invocationLatency: 12, firstByteLatency: 5 } },
+        ];
+        return awsEventStream(
+          res,
+          anthropicEvents.map((event): [string, unknown] => ['chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }]),
+        );
       }
       if (bedrockRoute[2] === 'converse') {
         return json(res, {

@@ -91,6 +91,8 @@ export const BEDROCK_USAGE: FakeProviderOptions = {
     'us.anthropic.claude-3-5-sonnet-20241022-v2:0': { inputTokens: 300, outputTokens: 40 },
     // ConverseStream: 400 uncached input + 1000 cache reads, 60 output (usage in the stream's metadata event).
     'anthropic.claude-3-5-haiku-20241022-v1:0': { inputTokens: 400, cacheReadInputTokens: 1000, outputTokens: 60 },
+    // InvokeModelWithResponseStream (Anthropic body): 700 input, 90 output.
+    'anthropic.claude-3-sonnet-20240229-v1:0': { inputTokens: 700, outputTokens: 90 },
   },
 };
 

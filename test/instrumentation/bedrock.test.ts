@@ -112,3 +112,40 @@ test('@opentelemetry/instrumentation-aws-sdk: Bedrock ConverseStream gives one r
     row({ provider: 'aws.bedrock', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', operation: 'chat', input_tokens: '400', output_tokens: '60', total_tokens: '460', request_cost_usd: '0.000560000000', instrumentation_scope: '@opentelemetry/instrumentation-aws-sdk' }),
   ]);
 });
+
+test('@opentelemetry/instrumentation-aws-sdk: Bedrock InvokeModelWithResponseStream (Anthropic body) gives one row, with the output count the span reports', async () => {
+  const client = new bedrock.BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: fake.bedrockEndpoint,
+    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler(),
+  });
+  const requestsBefore = fake.requests.length;
+  const response = await client.send(
+    new bedrock.InvokeModelWithResponseStreamCommand({
+      modelId: 'anthropic.claude-3-sonnet-20240229-v1:0',
+      contentType: 'application/json',
+      accept: 'application/json',
+      body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+    }),
+  );
+  const events: { type?: string; usage?: { output_tokens?: number } }[] = [];
+  for await (const event of response.body ?? []) {
+    if (event.chunk?.bytes) events.push(JSON.parse(Buffer.from(event.chunk.bytes).toString('utf8')) as (typeof events)[number]);
+  }
+  // The client really decoded the stream: all six Anthropic events, the final output count among them.
+  assert.equal(events.length, 6);
+  assert.equal(events.find((e) => e.type === 'message_delta')?.usage?.output_tokens, 90);
+  await app.flush();
+
+  assert.equal(fake.requests.length - requestsBefore, 1);
+  const rows = (await readLedgerRows(ledger.dbPath)).filter((r) => r['model'] === 'anthropic.claude-3-sonnet-20240229-v1:0');
+  // instrumentation-aws-sdk 0.78.0 reads usage only from `message_start`, whose output_tokens is Anthropic's
+  // provisional 1, and ignores message_delta's final 90 and Bedrock's invocation metrics: its span says
+  // output 1, and the ledger records what the span says (under-billed by 89 output tokens here; documented
+  // in docs/instrumentation.md). No operation name on InvokeModel spans. 700 × 3 + 1 × 15 = 2115 µ$.
+  assert.deepEqual(rows.map(pick), [
+    row({ provider: 'aws.bedrock', model: 'anthropic.claude-3-sonnet-20240229-v1:0', input_tokens: '700', output_tokens: '1', total_tokens: '701', request_cost_usd: '0.002115000000', instrumentation_scope: '@opentelemetry/instrumentation-aws-sdk' }),
+  ]);
+});
