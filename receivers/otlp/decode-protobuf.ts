@@ -385,7 +385,7 @@ function readKeyValue(r: ProtobufReader, end: number, depth: number): KeyValue {
   while (r.pos < end) {
     const tag = r.tag();
     if (tag === 10) {
-      key = r.string(end);
+      key = r.key(end);
     } else if (tag === 18) {
       const e = r.lenEnd(end);
       value = readAnyValue(r, e, depth);

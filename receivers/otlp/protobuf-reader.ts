@@ -1,4 +1,5 @@
 import { DecodeError } from './decode-error.js';
+import { internedKey } from './key-interner.js';
 
 /**
  * A small protobuf wire-format reader (https://protobuf.dev/programming-guides/encoding/), written for
@@ -273,6 +274,15 @@ export class ProtobufReader {
     const start = this.pos;
     this.pos = end;
     return this.utf8(start, end);
+  }
+
+  /** A length-delimited string that is likely to repeat (an attribute key): shared via key-interner.ts. */
+  key(limit: number): string {
+    const end = this.lenEnd(limit);
+    const start = this.pos;
+    this.pos = end;
+    // Keys of up to 8 bytes are built in JS by utf8() about as cheaply as they are looked up.
+    return (end - start > 8 ? internedKey(this.buf, start, end) : undefined) ?? this.utf8(start, end);
   }
 
   /** UTF-8 text of buf[start, end). */
