@@ -83,6 +83,14 @@ interface PendingWrite {
 
 /** Seconds a client is asked to wait after a storage failure or during shutdown. */
 const RETRY_AFTER_SECONDS = 1;
+/**
+ * Rows staged before the TEMP staging table is dropped and created afresh. DuckDB keeps the storage of rows
+ * removed with DELETE in a temp table (measured: ~120 MiB still held after 180k rows staged and deleted), so
+ * without this the server's memory grew with every row it ever wrote (docs/reliability.md, soak).
+ */
+const RECREATE_STAGING_AFTER_ROWS = 50_000;
+const DROP_STAGING = `DROP TABLE IF EXISTS temp.${STAGING_TABLE}`;
+
 /** Least time between two attempts to reopen an invalidated database. */
 const REOPEN_INTERVAL_MS = 1000;
 /** DuckDB's words for an error after which the database instance cannot be used any more. */
@@ -116,6 +124,8 @@ export class DuckDbExporter implements Component {
   /** Set when DuckDB invalidated the database: the error that did it. */
   private invalidatedBy: string | null = null;
   private nextReopenAt = 0;
+  /** Rows staged since the staging table was created. */
+  private stagedRows = 0;
 
   constructor(
     config: DuckDbExporterConfigInput = {},
@@ -330,14 +340,21 @@ export class DuckDbExporter implements Component {
         await inTransaction(connection, [INSERT_NEW_FROM_STAGING, CLEAR_STAGING]);
       }
       this.committedBatches++;
-      for (const w of writes) this.committedRows += w.rows;
+      for (const w of writes) {
+        this.committedRows += w.rows;
+        this.stagedRows += w.rows;
+      }
     } catch (err) {
       await this.resetStaging(connection);
       throw err;
     }
+    if (this.stagedRows >= RECREATE_STAGING_AFTER_ROWS) await this.resetStaging(connection);
   }
 
-  /** After a failure the appender may hold half a batch: drop it and start clean. */
+  /**
+   * A fresh, empty staging table and appender: after a failure (the appender may hold half a batch) and every
+   * RECREATE_STAGING_AFTER_ROWS rows (dropping the table is what gives its memory back).
+   */
   private async resetStaging(connection: DuckDBConnection): Promise<void> {
     try {
       this.appender?.closeSync();
@@ -345,8 +362,10 @@ export class DuckDbExporter implements Component {
       // Already failed; it is replaced below.
     }
     this.appender = null;
+    this.stagedRows = 0;
     try {
-      await connection.run(CLEAR_STAGING);
+      await connection.run(DROP_STAGING);
+      await connection.run(CREATE_STAGING_TABLE);
       this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
     } catch {
       // The database itself is failing; the next commit reports it.
