@@ -11,6 +11,7 @@ import {
   buildStagingChunks,
   CLEAR_STAGING,
   CREATE_STAGING_TABLES,
+  DROP_STAGING_TABLES,
   INSERT_FROM_STAGING,
   INSERT_NEW_FROM_STAGING,
   isDuplicateKeyError,
@@ -91,6 +92,13 @@ interface PendingWrite {
 
 /** Seconds a client is asked to wait after a storage failure or during shutdown. */
 const RETRY_AFTER_SECONDS = 1;
+/**
+ * Rows staged before the TEMP staging table is dropped and created afresh. DuckDB keeps the storage of rows
+ * removed with DELETE in a temp table (measured: ~120 MiB still held after 180k rows staged and deleted), so
+ * without this the server's memory grew with every row it ever wrote (docs/reliability.md, soak).
+ */
+const RECREATE_STAGING_AFTER_ROWS = 50_000;
+
 /** Least time between two attempts to reopen an invalidated database. */
 const REOPEN_INTERVAL_MS = 1000;
 /** DuckDB's words for an error after which the database instance cannot be used any more. */
@@ -124,6 +132,8 @@ export class DuckDbExporter implements Component {
   /** Set when DuckDB invalidated the database: the error that did it. */
   private invalidatedBy: string | null = null;
   private nextReopenAt = 0;
+  /** Rows staged since the staging table was created. */
+  private stagedRows = 0;
 
   constructor(
     config: DuckDbExporterConfigInput = {},
@@ -341,14 +351,21 @@ export class DuckDbExporter implements Component {
         await inTransaction(connection, [INSERT_NEW_FROM_STAGING, ...CLEAR_STAGING]);
       }
       this.committedBatches++;
-      for (const w of writes) this.committedRows += w.rows;
+      for (const w of writes) {
+        this.committedRows += w.rows;
+        this.stagedRows += w.rows;
+      }
     } catch (err) {
       await this.resetStaging(connection);
       throw err;
     }
+    if (this.stagedRows >= RECREATE_STAGING_AFTER_ROWS) await this.resetStaging(connection);
   }
 
-  /** After a failure the appender may hold half a batch: drop it and start clean. */
+  /**
+   * A fresh, empty staging table and appender: after a failure (the appender may hold half a batch) and every
+   * RECREATE_STAGING_AFTER_ROWS rows (dropping the table is what gives its memory back).
+   */
   private async resetStaging(connection: DuckDBConnection): Promise<void> {
     try {
       this.appender?.close();
@@ -356,8 +373,10 @@ export class DuckDbExporter implements Component {
       // Already failed; it is replaced below.
     }
     this.appender = null;
+    this.stagedRows = 0;
     try {
-      for (const statement of CLEAR_STAGING) await connection.run(statement);
+      for (const statement of DROP_STAGING_TABLES) await connection.run(statement);
+      for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
       this.appender = await StagingAppenders.open(connection);
     } catch {
       // The database itself is failing; the next commit reports it.

@@ -167,6 +167,15 @@ ON CONFLICT DO NOTHING`;
 export const isDuplicateKeyError = (err: unknown): boolean =>
   err instanceof Error && /duplicate key|violates primary key/i.test(err.message);
 
+/**
+ * Drops both staging tables. DuckDB keeps the storage of rows DELETEd from a TEMP table, so the exporter
+ * drops and recreates them every so often to give that memory back.
+ */
+export const DROP_STAGING_TABLES: readonly string[] = [
+  `DROP TABLE IF EXISTS temp.${STAGING_TABLE}`,
+  `DROP TABLE IF EXISTS temp.${PROFILE_STAGING_TABLE}`,
+];
+
 /** Empties both staging tables (run inside the committing transaction). */
 export const CLEAR_STAGING: readonly string[] = [`DELETE FROM ${STAGING_TABLE}`, `DELETE FROM ${PROFILE_STAGING_TABLE}`];
 

@@ -23,6 +23,7 @@ export async function runServe(args: string[]): Promise<number> {
   const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent });
   for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: prices ${server.priceSnapshot}`);
+  console.log(`genai-ledger: user ids ${server.userIds}`);
   await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {

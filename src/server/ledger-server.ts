@@ -73,7 +73,7 @@ export class LedgerServer implements Component {
       servicesFile: config.attribution.servicesFile,
     });
     const priceBook = await PriceBook.load(config.pricing.overridesFile);
-    const { policy: userIds, warnings: keyWarnings } = await userIdPolicy(config);
+    const { policy: userIds, warnings: keyWarnings, description: userIdsDescription } = await userIdPolicy(config);
     const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
       userIds,
@@ -93,6 +93,7 @@ export class LedgerServer implements Component {
     const server = new LedgerServer(config, pipeline, limiter, processor, security);
     server.warnings.push(...(priceBook.overrides?.warnings ?? []), ...keyWarnings);
     server.priceSnapshot = priceBook.snapshot;
+    server.userIds = userIdsDescription;
     return server;
   }
 
@@ -128,6 +129,8 @@ export class LedgerServer implements Component {
   readonly warnings: string[] = [];
   /** The `unit_price_snapshot` new rows get. */
   priceSnapshot = '';
+  /** How user ids are stored, in words (for the startup log). */
+  userIds = '';
 
   async start(): Promise<void> {
     await this.pipeline.start();
@@ -178,13 +181,14 @@ export class LedgerServer implements Component {
 }
 
 /** The `privacy.userIds` policy, with its key loaded (or generated next to the ledger) when it needs one. */
-async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolicy; warnings: string[] }> {
+async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolicy; warnings: string[]; description: string }> {
   const { userIds, userIdKeyFile } = config.privacy;
-  if (userIds === 'plain') return { policy: UserIdPolicy.plain(), warnings: [] };
-  if (userIds === 'drop') return { policy: UserIdPolicy.drop(), warnings: [] };
+  if (userIds === 'plain') return { policy: UserIdPolicy.plain(), warnings: [], description: 'stored as sent (privacy.userIds: plain)' };
+  if (userIds === 'drop') return { policy: UserIdPolicy.drop(), warnings: [], description: 'not stored (privacy.userIds: drop)' };
   const ledger = config.exporters.duckdb.path;
   // Never leave a generated key beside a file that is not a ledger (the exporter refuses it anyway).
   if (userIdKeyFile === undefined && (await inspectLedgerFile(ledger)) === 'not-duckdb') throw notDuckDbError(ledger);
-  const { key, warnings } = await loadUserIdKey(userIdKeyFile, ledger);
-  return { policy: UserIdPolicy.pseudonymize(key), warnings };
+  const { key, warnings, file, generated } = await loadUserIdKey(userIdKeyFile, ledger);
+  const description = `pseudonymized with the key in ${file}${generated ? ' (generated now; back it up with the ledger)' : ''}`;
+  return { policy: UserIdPolicy.pseudonymize(key), warnings, description };
 }

@@ -79,7 +79,8 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
   let running = true;
   const worker = async (transport: 'http' | 'grpc') => {
     while (running) {
-      const resend = acknowledgedBatches.length > 0 && Math.random() < options.resendShare;
+      // The first chance is always taken, so a run slowed down by a busy machine still re-sends something.
+      const resend = acknowledgedBatches.length > 0 && (requestsResent === 0 || Math.random() < options.resendShare);
       let body: Uint8Array;
       let spans: KnownSpan[] = [];
       if (resend) {
