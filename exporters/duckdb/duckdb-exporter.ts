@@ -6,7 +6,22 @@ import type { Component } from '../../src/component.js';
 import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
 import { PipelineError } from '../../src/pipeline/errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
-import { ADD_MISSING_COLUMNS, createLedgerStatements, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import { ADD_MISSING_COLUMNS, createLedgerStatements, DUPLICATE_SPANS_STATEMENTS, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import { hasChanges, type LedgerChanges } from '../../src/model/ledger-changes.js';
+import {
+  appendMoves,
+  appendOwnerUpdates,
+  changeStatements,
+  type ChangeStatement,
+  CLEAR_CHANGES_STAGING,
+  CREATE_CHANGES_STAGING_TABLES,
+  DUPLICATE_STAGED_COLUMNS,
+  DUPLICATES_STAGING_TABLE,
+  mergeChanges,
+  MOVES_STAGING_TABLE,
+  OWNER_UPDATES_STAGING_TABLE,
+} from './ledger-changes-sql.js';
+import { readRecentLineage, type RecentLedgerSpan } from './recent-lineage.js';
 import {
   appendToStaging,
   buildStagingChunks,
@@ -59,6 +74,8 @@ export type DuckDbExporterConfigInput = z.input<typeof DuckDbExporterConfig>;
 interface PendingWrite {
   rows: number;
   chunks: DuckDBDataChunk[];
+  /** Duplicates, moves and late ownership (null in the common case: only new billed rows). */
+  changes: LedgerChanges | null;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -81,6 +98,8 @@ export class DuckDbExporter implements Component {
   private instance: DuckDBInstance | null = null;
   private connection: DuckDBConnection | null = null;
   private appender: DuckDBAppender | null = null;
+  /** Appenders of the changes' staging tables, opened on first use. */
+  private changeAppenders: Map<string, DuckDBAppender> | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private accepting = false;
@@ -108,21 +127,25 @@ export class DuckDbExporter implements Component {
     return this.starting;
   }
 
-  /** Resolves when the rows are COMMITTED (durable); rejects with PipelineError('unavailable') on storage failure. */
-  write(rows: readonly LedgerRow[]): Promise<void> {
+  /**
+   * Resolves when the rows (and `changes`: duplicates, moves, late ownership) are COMMITTED, all in one
+   * transaction; rejects with PipelineError('unavailable') on storage failure.
+   */
+  write(rows: readonly LedgerRow[], changes?: LedgerChanges | null): Promise<void> {
     if (!this.accepting) {
       const why = this.stopping ? 'the ledger is shutting down' : 'the ledger is not open';
       return Promise.reject(new PipelineError('unavailable', why, RETRY_AFTER_SECONDS));
     }
-    const invalid = findInvalidRow(rows);
+    const invalid = findInvalidRow(rows) ?? (changes ? findInvalidRow(changes.duplicates) : null);
     if (invalid) return Promise.reject(new PipelineError('invalid', invalid));
-    if (rows.length === 0) return Promise.resolve();
+    const extra = hasChanges(changes) ? changes : null;
+    if (rows.length === 0 && extra === null) return Promise.resolve();
     // Building chunks here, per write, spreads the CPU work over request handling instead of stalling
     // the writer loop between commits.
     const unique = dedupe(rows);
     const chunks = buildStagingChunks(unique);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ rows: unique.length, chunks, resolve, reject });
+      this.queue.push({ rows: unique.length, chunks, changes: extra, resolve, reject });
       this.kick();
     });
   }
@@ -155,9 +178,10 @@ export class DuckDbExporter implements Component {
         await inTransaction(connection, createLedgerStatements(`genai-ledger ${await packageVersion()}`, new Date()));
       } else {
         // Views belong to genai-ledger: refresh them so a newer version's definitions apply.
-        await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS]);
+        await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS, ...DUPLICATE_SPANS_STATEMENTS]);
       }
       await connection.run(CREATE_STAGING_TABLE);
+      for (const ddl of CREATE_CHANGES_STAGING_TABLES) await connection.run(ddl);
       this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
       this.accepting = true;
     } catch (err) {
@@ -180,6 +204,7 @@ export class DuckDbExporter implements Component {
   }
 
   private release(): void {
+    this.closeChangeAppenders();
     try {
       this.appender?.closeSync();
     } catch {
@@ -250,11 +275,15 @@ export class DuckDbExporter implements Component {
     if (!connection || !this.appender) throw new Error('the ledger is closed');
     try {
       appendToStaging(this.appender, writes.flatMap((w) => w.chunks));
+      const changes = await this.stageChanges(connection, writes);
+      // The common case (new rows only) is one round trip; changes bind a parameter, so run statement by statement.
+      const commitWith = (insert: string) =>
+        changes.length === 0 ? inTransaction(connection, [insert, CLEAR_STAGING]) : inTransactionWithChanges(connection, insert, changes);
       try {
-        await inTransaction(connection, [INSERT_FROM_STAGING, CLEAR_STAGING]);
+        await commitWith(INSERT_FROM_STAGING);
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
-        await inTransaction(connection, [INSERT_NEW_FROM_STAGING, CLEAR_STAGING]);
+        await commitWith(INSERT_NEW_FROM_STAGING);
       }
       this.committedBatches++;
       for (const w of writes) this.committedRows += w.rows;
@@ -264,8 +293,60 @@ export class DuckDbExporter implements Component {
     }
   }
 
+  /**
+   * Stages the batch's duplicates, moves and ownership updates (merged over its writes, the last change to
+   * a key winning) and returns the statements that apply them; none for a batch of plain new rows.
+   */
+  private async stageChanges(connection: DuckDBConnection, writes: readonly PendingWrite[]): Promise<ChangeStatement[]> {
+    const all: LedgerChanges[] = [];
+    for (const w of writes) if (w.changes !== null) all.push(w.changes);
+    if (all.length === 0) return [];
+    const { duplicates, moves, ownerUpdates } = mergeChanges(all);
+    if (duplicates.length > 0) {
+      appendToStaging(await this.changeAppender(connection, DUPLICATES_STAGING_TABLE), buildStagingChunks(duplicates, DUPLICATE_STAGED_COLUMNS));
+    }
+    if (moves.length > 0) appendMoves(await this.changeAppender(connection, MOVES_STAGING_TABLE), moves);
+    if (ownerUpdates.length > 0) appendOwnerUpdates(await this.changeAppender(connection, OWNER_UPDATES_STAGING_TABLE), ownerUpdates);
+    let oldestStartMs = Infinity;
+    for (const m of moves) oldestStartMs = Math.min(oldestStartMs, m.startMs);
+    for (const u of ownerUpdates) oldestStartMs = Math.min(oldestStartMs, u.startMs);
+    const staged = { duplicates: duplicates.length > 0, moves: moves.length > 0, ownerUpdates: ownerUpdates.length > 0 };
+    return changeStatements(staged, Number.isFinite(oldestStartMs) ? oldestStartMs : 0);
+  }
+
+  private async changeAppender(connection: DuckDBConnection, table: string): Promise<DuckDBAppender> {
+    this.changeAppenders ??= new Map();
+    let appender = this.changeAppenders.get(table);
+    if (appender === undefined) {
+      appender = await connection.createAppender(table, 'main', 'temp');
+      this.changeAppenders.set(table, appender);
+    }
+    return appender;
+  }
+
+  private closeChangeAppenders(): void {
+    for (const appender of this.changeAppenders?.values() ?? []) {
+      try {
+        appender.closeSync();
+      } catch {
+        // Holds only staging rows, which are cleared anyway.
+      }
+    }
+    this.changeAppenders = null;
+  }
+
+  /**
+   * The GenAI spans of the last `windowSeconds` (billed and duplicates, newest last, at most `limit`), for
+   * the trace index to be rebuilt after a restart. Call after start, before the first write.
+   */
+  async recentLineage(windowSeconds: number, limit: number): Promise<RecentLedgerSpan[]> {
+    if (!this.connection) throw new Error('the ledger is not open');
+    return readRecentLineage(this.connection, windowSeconds, limit);
+  }
+
   /** After a failure the appender may hold half a batch: drop it and start clean. */
   private async resetStaging(connection: DuckDBConnection): Promise<void> {
+    this.closeChangeAppenders();
     try {
       this.appender?.closeSync();
     } catch {
@@ -273,6 +354,7 @@ export class DuckDbExporter implements Component {
     }
     this.appender = null;
     try {
+      for (const clear of CLEAR_CHANGES_STAGING) await connection.run(clear);
       await connection.run(CLEAR_STAGING);
       this.appender = await connection.createAppender(STAGING_TABLE, 'main', 'temp');
     } catch {
@@ -356,6 +438,20 @@ async function inTransaction(connection: DuckDBConnection, statements: readonly 
   }
 }
 
+/** The billed rows' INSERT, the changes and the staging cleanup as one transaction (several round trips). */
+async function inTransactionWithChanges(connection: DuckDBConnection, insert: string, changes: readonly ChangeStatement[]): Promise<void> {
+  try {
+    await connection.run('BEGIN TRANSACTION');
+    await connection.run(insert);
+    for (const { sql, params } of changes) await connection.run(sql, params.length === 0 ? undefined : params);
+    await connection.run(CLEAR_STAGING);
+    await connection.run('COMMIT');
+  } catch (err) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Rows in order without repeated (trace_id, span_id): the first occurrence wins. */
 function dedupe(rows: readonly LedgerRow[]): readonly LedgerRow[] {
   const seen = new Set<string>();
@@ -374,6 +470,7 @@ const isMoney = (v: bigint | null) => v === null || (v > -MAX_MONEY_PICO_USD && 
 
 /** Checks what DuckDB would otherwise reject for the whole batch; returns why the first bad row is bad. */
 function findInvalidRow(rows: readonly LedgerRow[]): string | null {
+  if (rows.length === 0) return null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     const where = `ledger row ${i} (trace ${r.traceId}, span ${r.spanId})`;

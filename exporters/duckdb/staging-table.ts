@@ -26,15 +26,15 @@ import { ident, LEDGER_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './s
 
 type Kind = 'varchar' | 'timestamptz' | 'double' | 'money' | 'count' | 'reasons';
 
-interface StagedColumn {
+export interface StagedColumn<R extends LedgerRow = LedgerRow> {
   name: string;
   kind: Kind;
-  get: (row: LedgerRow) => string | number | bigint | null;
+  get: (row: R) => string | number | bigint | null;
 }
 
 const NANOS_PER_MICRO = 1000n;
 
-const STAGED_COLUMNS: readonly StagedColumn[] = [
+export const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'timestamp', kind: 'timestamptz', get: (r) => r.startTimeUnixNano },
   { name: 'trace_id', kind: 'varchar', get: (r) => r.traceId },
   { name: 'span_id', kind: 'varchar', get: (r) => r.spanId },
@@ -82,12 +82,15 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'output_audio_tokens', kind: 'count', get: (r) => r.outputAudioTokens ?? null },
   { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null },
   { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null },
+  { name: 'response_id', kind: 'varchar', get: (r) => r.responseId ?? null },
+  // Set by the UPDATE that attributes a committed row late; a new row has none.
+  { name: 'attribution_updated_at', kind: 'timestamptz', get: () => null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */
 export const STAGED_COLUMN_NAMES: readonly string[] = STAGED_COLUMNS.map((c) => c.name);
 
-const STAGING_SQL_TYPE: Record<Kind, string> = {
+export const STAGING_SQL_TYPE: Record<Kind, string> = {
   varchar: 'VARCHAR',
   reasons: 'VARCHAR',
   timestamptz: 'TIMESTAMPTZ',
@@ -106,7 +109,7 @@ const STAGING_TYPE: Record<Kind, DuckDBType> = {
 };
 
 /** How a staged value becomes the ledger value. */
-function fromStaged(c: StagedColumn): string {
+export function fromStaged(c: StagedColumn): string {
   const col = ident(c.name);
   switch (c.kind) {
     case 'count':
@@ -156,14 +159,17 @@ const CHUNK_ROWS = 2048;
  * connection, so each write builds its own chunks as it arrives, while DuckDB commits earlier batches on
  * its own threads.
  */
-export function buildStagingChunks(rows: readonly LedgerRow[]): DuckDBDataChunk[] {
-  const types = STAGED_COLUMNS.map((c) => STAGING_TYPE[c.kind]);
+export function buildStagingChunks<R extends LedgerRow = LedgerRow>(
+  rows: readonly R[],
+  columns: readonly StagedColumn<R>[] = STAGED_COLUMNS,
+): DuckDBDataChunk[] {
+  const types = columns.map((c) => STAGING_TYPE[c.kind]);
   const chunks: DuckDBDataChunk[] = [];
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
     const count = Math.min(CHUNK_ROWS, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, count);
-    for (let c = 0; c < STAGED_COLUMNS.length; c++) {
-      fillVector(chunk.getColumnVector(c), STAGED_COLUMNS[c]!, rows, offset, count);
+    for (let c = 0; c < columns.length; c++) {
+      fillVector(chunk.getColumnVector(c), columns[c]!, rows, offset, count);
     }
     chunks.push(chunk);
   }
@@ -176,10 +182,10 @@ export function appendToStaging(appender: DuckDBAppender, chunks: readonly DuckD
   appender.flushSync();
 }
 
-function fillVector(
+function fillVector<R extends LedgerRow>(
   vector: DuckDBVector,
-  column: StagedColumn,
-  rows: readonly LedgerRow[],
+  column: StagedColumn<R>,
+  rows: readonly R[],
   offset: number,
   count: number,
 ): void {

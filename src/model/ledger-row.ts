@@ -102,6 +102,8 @@ export interface LedgerRow {
   tokenConvention?: string | null;
   /** Which convention family supplied the counts (processors/genai/token-sources.ts). */
   tokenSource?: string | null;
+  /** The provider's response id (`gen_ai.response.id`, …): how one call traced twice is recognised. */
+  responseId?: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */

@@ -57,11 +57,14 @@ export class LedgerServer implements Component {
       servicesFile: config.attribution.servicesFile,
     });
     const priceBook = await PriceBook.load(config.pricing.overridesFile);
+    const { ancestorWindowSeconds, traceCacheMaxSpans } = config.attribution;
     const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
+      ancestorWindowSeconds,
+      traceCacheMaxSpans,
     });
     const exporter = new DuckDbExporter(config.exporters.duckdb);
-    const pipeline = new LedgerPipeline(processor, exporter);
+    const pipeline = new LedgerPipeline(processor, exporter, { windowSeconds: ancestorWindowSeconds, maxSpans: traceCacheMaxSpans });
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
       maxSpans: config.pipeline.maxInFlightSpans,
