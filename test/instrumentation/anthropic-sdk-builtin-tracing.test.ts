@@ -12,9 +12,8 @@ import Anthropic from '@anthropic-ai/sdk';
 // `@traceloop/instrumentation-anthropic` 0.27 patches the last 0.x SDK only (see traceloop-anthropic.test.ts).
 import * as AnthropicModule from 'anthropic-sdk-0';
 import { AnthropicInstrumentation } from '@traceloop/instrumentation-anthropic';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { readLedgerRows } from '../helpers/ledger-rows.js';
+import { countLedgerSpans, readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
 import { ANTHROPIC_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
@@ -69,7 +68,7 @@ test('built-in tracing plus @traceloop/instrumentation-anthropic: each call trac
   assert.equal(fake.requests.length - before, 2);
 
   const scopes = "('com.anthropic.sdk.typescript', '@traceloop/instrumentation-anthropic')";
-  const all = await countByTable(ledger.dbPath, `span_name <> '' AND trace_id IN (SELECT trace_id FROM genai_all_spans WHERE instrumentation_scope = '@traceloop/instrumentation-anthropic')`);
+  const all = await countLedgerSpans(ledger.dbPath, `trace_id IN (SELECT trace_id FROM genai_all_spans WHERE instrumentation_scope = '@traceloop/instrumentation-anthropic')`);
   assert.deepEqual(all, { billed: 2, duplicates: 2 }, 'two spans per call, one billed');
   // The billed rows carry the OTel counts whichever of the two spans was billed (Traceloop's cache-exclusive
   // input is normalized by its source convention).
@@ -80,18 +79,3 @@ test('built-in tracing plus @traceloop/instrumentation-anthropic: each call trac
   ].map(({ instrumentation_scope: _s, ...rest }) => rest));
 });
 
-async function countByTable(dbPath: string, where: string): Promise<{ billed: number; duplicates: number }> {
-  const instance = await DuckDBInstance.create(dbPath, { access_mode: 'READ_ONLY' });
-  try {
-    const connection = await instance.connect();
-    const [r] = (
-      await connection.runAndReadAll(
-        `SELECT count(*) FILTER (WHERE NOT is_duplicate)::INT AS billed, count(*) FILTER (WHERE is_duplicate)::INT AS duplicates FROM genai_all_spans WHERE ${where}`,
-      )
-    ).getRowObjectsJS();
-    connection.closeSync();
-    return { billed: Number(r!['billed']), duplicates: Number(r!['duplicates']) };
-  } finally {
-    instance.closeSync();
-  }
-}
