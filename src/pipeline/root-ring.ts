@@ -1,5 +1,3 @@
-import type { ResourceOwnership } from '../../processors/attribution/attributor.js';
-
 /** What a span held in the ring leaves behind (see {@link RootRing}). */
 export interface RootSlot {
   traceId: string;
@@ -16,7 +14,6 @@ export interface RootSlot {
   teamId: string | null;
   projectId: string | null;
   environment: string | null;
-  resource: ResourceOwnership | null;
 }
 
 const F_CALL = 1;
@@ -31,8 +28,9 @@ const ID_WORDS = 8;
  * waits for a parent (one GenAI call per trace is the bulk of GenAI traffic) and plain spans without
  * ownership (links in a chain). Such a span matters only if a child or a twin turns up later. They are kept here, in
  * preallocated typed arrays (ids parsed from hex into 32-bit words), so remembering them allocates nothing
- * and gives the garbage collector nothing to trace; only the (interned) ownership strings and the shared
- * resource ownership are references. When a lookup is needed they are turned into index nodes in bulk
+ * and gives the garbage collector nothing to trace: ownership strings are interned and stored as numbers.
+ * (A root never waits for an ancestor's ownership, so its resource ownership is not needed later.)
+ * When a lookup is needed they are turned into index nodes in bulk
  * ({@link drain}). A full ring overwrites its oldest slot: that span is forgotten.
  */
 export class RootRing {
@@ -42,10 +40,14 @@ export class RootRing {
   private readonly flags: Uint8Array;
   private readonly richness: Uint8Array;
   private readonly responseKeys: Int32Array;
-  private readonly teams: (string | null)[];
-  private readonly projects: (string | null)[];
-  private readonly environments: (string | null)[];
-  private readonly resources: (ResourceOwnership | null)[];
+  /** Interned string numbers (-1: null) of the span's own team, project and environment. */
+  private readonly teams: Int32Array;
+  private readonly projects: Int32Array;
+  private readonly environments: Int32Array;
+  private readonly strings: string[] = [];
+  private readonly stringNumbers = new Map<string, number>();
+  /** Bumped when the string table is reset. */
+  private generation = 0;
   /** Slots written so far (the next slot is written % capacity). */
   private written = 0;
   /** Slots before this sequence number were drained or overwritten. */
@@ -58,10 +60,9 @@ export class RootRing {
     this.flags = new Uint8Array(capacity);
     this.richness = new Uint8Array(capacity);
     this.responseKeys = new Int32Array(capacity);
-    this.teams = new Array<string | null>(capacity).fill(null);
-    this.projects = new Array<string | null>(capacity).fill(null);
-    this.environments = new Array<string | null>(capacity).fill(null);
-    this.resources = new Array<ResourceOwnership | null>(capacity).fill(null);
+    this.teams = new Int32Array(capacity);
+    this.projects = new Int32Array(capacity);
+    this.environments = new Int32Array(capacity);
   }
 
   /** Slots not drained yet (overwritten ones excluded). */
@@ -86,7 +87,6 @@ export class RootRing {
     teamId: string | null,
     projectId: string | null,
     environment: string | null,
-    resource: ResourceOwnership | null,
   ): boolean {
     const hasParent = parentSpanId !== '';
     if (this.capacity === 0 || traceId.length !== 32 || spanId.length !== 16 || (hasParent && parentSpanId.length !== 16)) return false;
@@ -110,10 +110,19 @@ export class RootRing {
       (isCall ? F_CALL : 0) | (hasUsage ? F_USAGE : 0) | (responseKey === null ? 0 : F_RESPONSE) | (hasParent ? F_PARENT : 0);
     this.richness[slot] = richness;
     this.responseKeys[slot] = responseKey ?? 0;
-    this.teams[slot] = teamId;
-    this.projects[slot] = projectId;
-    this.environments[slot] = environment;
-    this.resources[slot] = resource;
+    const generation = this.generation;
+    let team = this.number(teamId);
+    let project = this.number(projectId);
+    let env = this.number(environment);
+    if (this.generation !== generation) {
+      // The string table was reset midway: number all three again (a fresh table cannot fill up again).
+      team = this.number(teamId);
+      project = this.number(projectId);
+      env = this.number(environment);
+    }
+    this.teams[slot] = team;
+    this.projects[slot] = project;
+    this.environments[slot] = env;
     this.written++;
     return true;
   }
@@ -139,15 +148,38 @@ export class RootRing {
         hasUsage: (flags & F_USAGE) !== 0,
         richness: this.richness[slot]!,
         responseKey: (flags & F_RESPONSE) !== 0 ? this.responseKeys[slot]! : null,
-        teamId: this.teams[slot]!,
-        projectId: this.projects[slot]!,
-        environment: this.environments[slot]!,
-        resource: this.resources[slot]!,
+        teamId: this.text(this.teams[slot]!),
+        projectId: this.text(this.projects[slot]!),
+        environment: this.text(this.environments[slot]!),
       });
-      // Drop the references so drained slots keep nothing alive.
-      this.teams[slot] = this.projects[slot] = this.environments[slot] = null;
-      this.resources[slot] = null;
     }
+  }
+
+  /** Interns an ownership string (there are few distinct teams); past 65536 distinct ones, starts over. */
+  private number(text: string | null): number {
+    if (text === null) return -1;
+    let n = this.stringNumbers.get(text);
+    if (n === undefined) {
+      if (this.strings.length >= 65_536) this.forgetStrings();
+      n = this.strings.length;
+      this.strings.push(text);
+      this.stringNumbers.set(text, n);
+    }
+    return n;
+  }
+
+  private text(n: number): string | null {
+    return n < 0 ? null : (this.strings[n] ?? null);
+  }
+
+  /** Too many distinct strings (hostile input): forget the ring's ownership rather than grow without bound. */
+  private forgetStrings(): void {
+    this.teams.fill(-1);
+    this.projects.fill(-1);
+    this.environments.fill(-1);
+    this.strings.length = 0;
+    this.stringNumbers.clear();
+    this.generation++;
   }
 }
 

@@ -68,8 +68,6 @@ export class SpanLineage {
   private moves: SpanNode[] = [];
   private ownerUpdates: SpanNode[] = [];
   private readonly stack: SpanNode[] = [];
-  /** Ownership strings of root spans held in the ring, interned so the ring keeps no per-span strings. */
-  private readonly interned = new Map<string, string>();
 
   constructor(options: TraceIndexOptions) {
     this.index = new TraceIndex(options);
@@ -121,10 +119,9 @@ export class SpanLineage {
         call !== null && (call.inputTokens !== null || call.outputTokens !== null),
         call === null ? 0 : callRichness(call),
         call === null || call.responseId === null ? null : hashText(call.responseId),
-        owner === null ? null : this.intern(owner.teamId),
-        owner === null ? null : this.intern(owner.projectId),
-        owner === null ? null : this.intern(owner.environment),
-        resource,
+        owner === null ? null : owner.teamId,
+        owner === null ? null : owner.projectId,
+        owner === null ? null : owner.environment,
       );
       if (held) return null;
     }
@@ -148,14 +145,6 @@ export class SpanLineage {
     index.add(trace, node);
     this.link(trace, node);
     return node;
-  }
-
-  private intern(text: string | null): string | null {
-    if (text === null) return null;
-    const known = this.interned.get(text);
-    if (known !== undefined) return known;
-    if (this.interned.size < 10_000) this.interned.set(text, text);
-    return text;
   }
 
   private readonly linkFn = (trace: TraceEntry, node: SpanNode): void => this.link(trace, node);

@@ -189,7 +189,6 @@ export class TraceIndex {
         node.richness = slot.richness;
         node.responseKey = slot.responseKey;
         node.startMs = slot.startMs;
-        node.resource = slot.resource;
         node.hints = owner;
         // Its row was written (or is being written by the current request) as billed.
         node.emitted = true;
