@@ -1,13 +1,29 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
 import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
 import { PipelineError } from '../../src/pipeline/errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
-import { ADD_MISSING_COLUMNS, createLedgerStatements, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import { ADD_MISSING_COLUMNS, createLedgerStatements, DUPLICATE_SPANS_STATEMENTS, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
+import { hasChanges, type LedgerChanges } from '../../src/model/ledger-changes.js';
 import {
+  appendMoves,
+  appendOwnerUpdates,
+  changeStatements,
+  type ChangeStatement,
+  CLEAR_CHANGES_STAGING,
+  CREATE_CHANGES_STAGING_TABLES,
+  DUPLICATE_STAGED_COLUMNS,
+  DUPLICATES_STAGING_TABLE,
+  mergeChanges,
+  MOVES_STAGING_TABLE,
+  OWNER_UPDATES_STAGING_TABLE,
+} from './ledger-changes-sql.js';
+import { readRecentLineage, type RecentLedgerSpan } from './recent-lineage.js';
+import {
+  buildPlainChunks,
   buildStagingChunks,
   CLEAR_STAGING,
   CREATE_STAGING_TABLES,
@@ -86,6 +102,8 @@ export interface DuckDbExporterOptions {
 interface PendingWrite {
   rows: number;
   staged: StagedBatch;
+  /** Duplicates, moves and late ownership (null in the common case: only new billed rows). */
+  changes: LedgerChanges | null;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -119,6 +137,8 @@ export class DuckDbExporter implements Component {
   private instance: DuckDBInstance | null = null;
   private connection: DuckDBConnection | null = null;
   private appender: StagingAppenders | null = null;
+  /** Appenders of the changes' staging tables, opened on first use. */
+  private changeAppenders: Map<string, DuckDBAppender> | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private accepting = false;
@@ -157,21 +177,25 @@ export class DuckDbExporter implements Component {
     return this.starting;
   }
 
-  /** Resolves when the rows are COMMITTED (durable); rejects with PipelineError('unavailable') on storage failure. */
-  write(rows: readonly LedgerRow[]): Promise<void> {
+  /**
+   * Resolves when the rows (and `changes`: duplicates, moves, late ownership) are COMMITTED, all in one
+   * transaction; rejects with PipelineError('unavailable') on storage failure.
+   */
+  write(rows: readonly LedgerRow[], changes?: LedgerChanges | null): Promise<void> {
     if (!this.accepting) {
       const why = this.stopping ? 'the ledger is shutting down' : 'the ledger is not open';
       return Promise.reject(new PipelineError('unavailable', why, RETRY_AFTER_SECONDS));
     }
-    const invalid = findInvalidRow(rows);
+    const invalid = findInvalidRow(rows) ?? (changes ? findInvalidRow(changes.duplicates) : null);
     if (invalid) return Promise.reject(new PipelineError('invalid', invalid));
-    if (rows.length === 0) return Promise.resolve();
+    const extra = hasChanges(changes) ? changes : null;
+    if (rows.length === 0 && extra === null) return Promise.resolve();
     // Building chunks here, per write, spreads the CPU work over request handling instead of stalling
     // the writer loop between commits.
     const unique = dedupe(rows);
     const staged = buildStagingChunks(unique);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ rows: unique.length, staged, resolve, reject });
+      this.queue.push({ rows: unique.length, staged, changes: extra, resolve, reject });
       this.kick();
     });
   }
@@ -213,9 +237,10 @@ export class DuckDbExporter implements Component {
         await inTransaction(connection, createLedgerStatements(`genai-ledger ${await packageVersion()}`, new Date()));
       } else {
         // Views belong to genai-ledger: refresh them so a newer version's definitions apply.
-        await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS]);
+        await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS, ...DUPLICATE_SPANS_STATEMENTS]);
       }
       for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
+      for (const ddl of CREATE_CHANGES_STAGING_TABLES) await connection.run(ddl);
       this.appender = await StagingAppenders.open(connection);
     } catch (err) {
       this.release();
@@ -246,6 +271,7 @@ export class DuckDbExporter implements Component {
   }
 
   private release(): void {
+    this.closeChangeAppenders();
     try {
       this.appender?.close();
     } catch {
@@ -344,11 +370,15 @@ export class DuckDbExporter implements Component {
     if (!connection || !this.appender) throw new Error('the ledger is closed');
     try {
       this.appender.append(writes.map((w) => w.staged));
+      const changes = await this.stageChanges(connection, writes);
+      // The common case (new rows only) is one round trip; changes bind a parameter, so run statement by statement.
+      const commitWith = (insert: string) =>
+        changes.length === 0 ? inTransaction(connection, [insert, ...CLEAR_STAGING]) : inTransactionWithChanges(connection, insert, changes);
       try {
-        await inTransaction(connection, [INSERT_FROM_STAGING, ...CLEAR_STAGING]);
+        await commitWith(INSERT_FROM_STAGING);
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
-        await inTransaction(connection, [INSERT_NEW_FROM_STAGING, ...CLEAR_STAGING]);
+        await commitWith(INSERT_NEW_FROM_STAGING);
       }
       this.committedBatches++;
       for (const w of writes) {
@@ -363,10 +393,64 @@ export class DuckDbExporter implements Component {
   }
 
   /**
+   * Stages the batch's duplicates, moves and ownership updates (merged over its writes, the last change to
+   * a key winning) and returns the statements that apply them; none for a batch of plain new rows.
+   */
+  private async stageChanges(connection: DuckDBConnection, writes: readonly PendingWrite[]): Promise<ChangeStatement[]> {
+    const all: LedgerChanges[] = [];
+    for (const w of writes) if (w.changes !== null) all.push(w.changes);
+    if (all.length === 0) return [];
+    const { duplicates, moves, ownerUpdates } = mergeChanges(all);
+    if (duplicates.length > 0) {
+      const appender = await this.changeAppender(connection, DUPLICATES_STAGING_TABLE);
+      for (const chunk of buildPlainChunks(duplicates, DUPLICATE_STAGED_COLUMNS)) appender.appendDataChunk(chunk);
+      appender.flushSync();
+    }
+    if (moves.length > 0) appendMoves(await this.changeAppender(connection, MOVES_STAGING_TABLE), moves);
+    if (ownerUpdates.length > 0) appendOwnerUpdates(await this.changeAppender(connection, OWNER_UPDATES_STAGING_TABLE), ownerUpdates);
+    let oldestStartMs = Infinity;
+    for (const m of moves) oldestStartMs = Math.min(oldestStartMs, m.startMs);
+    for (const u of ownerUpdates) oldestStartMs = Math.min(oldestStartMs, u.startMs);
+    const staged = { duplicates: duplicates.length > 0, moves: moves.length > 0, ownerUpdates: ownerUpdates.length > 0 };
+    return changeStatements(staged, Number.isFinite(oldestStartMs) ? oldestStartMs : 0);
+  }
+
+  private async changeAppender(connection: DuckDBConnection, table: string): Promise<DuckDBAppender> {
+    this.changeAppenders ??= new Map();
+    let appender = this.changeAppenders.get(table);
+    if (appender === undefined) {
+      appender = await connection.createAppender(table, 'main', 'temp');
+      this.changeAppenders.set(table, appender);
+    }
+    return appender;
+  }
+
+  private closeChangeAppenders(): void {
+    for (const appender of this.changeAppenders?.values() ?? []) {
+      try {
+        appender.closeSync();
+      } catch {
+        // Holds only staging rows, which are cleared anyway.
+      }
+    }
+    this.changeAppenders = null;
+  }
+
+  /**
+   * The GenAI spans of the last `windowSeconds` (billed and duplicates, newest last, at most `limit`), for
+   * the trace index to be rebuilt after a restart. Call after start, before the first write.
+   */
+  async recentLineage(windowSeconds: number, limit: number): Promise<RecentLedgerSpan[]> {
+    if (!this.connection) throw new Error('the ledger is not open');
+    return readRecentLineage(this.connection, windowSeconds, limit);
+  }
+
+  /**
    * A fresh, empty staging table and appender: after a failure (the appender may hold half a batch) and every
    * RECREATE_STAGING_AFTER_ROWS rows (dropping the table is what gives its memory back).
    */
   private async resetStaging(connection: DuckDBConnection): Promise<void> {
+    this.closeChangeAppenders();
     try {
       this.appender?.close();
     } catch {
@@ -375,6 +459,7 @@ export class DuckDbExporter implements Component {
     this.appender = null;
     this.stagedRows = 0;
     try {
+      for (const clear of CLEAR_CHANGES_STAGING) await connection.run(clear);
       for (const statement of DROP_STAGING_TABLES) await connection.run(statement);
       for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
       this.appender = await StagingAppenders.open(connection);
@@ -459,6 +544,20 @@ async function inTransaction(connection: DuckDBConnection, statements: readonly 
   }
 }
 
+/** The billed rows' INSERT, the changes and the staging cleanup as one transaction (several round trips). */
+async function inTransactionWithChanges(connection: DuckDBConnection, insert: string, changes: readonly ChangeStatement[]): Promise<void> {
+  try {
+    await connection.run('BEGIN TRANSACTION');
+    await connection.run(insert);
+    for (const { sql, params } of changes) await connection.run(sql, params.length === 0 ? undefined : params);
+    for (const statement of CLEAR_STAGING) await connection.run(statement);
+    await connection.run('COMMIT');
+  } catch (err) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Rows in order without repeated (trace_id, span_id): the first occurrence wins. */
 function dedupe(rows: readonly LedgerRow[]): readonly LedgerRow[] {
   const seen = new Set<string>();
@@ -477,6 +576,7 @@ const isMoney = (v: bigint | null) => v === null || (v > -MAX_MONEY_PICO_USD && 
 
 /** Checks what DuckDB would otherwise reject for the whole batch; returns why the first bad row is bad. */
 function findInvalidRow(rows: readonly LedgerRow[]): string | null {
+  if (rows.length === 0) return null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     const where = `ledger row ${i} (trace ${r.traceId}, span ${r.spanId})`;

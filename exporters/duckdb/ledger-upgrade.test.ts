@@ -34,7 +34,12 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
   {
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
-    await connection.run('ALTER TABLE genai_calls DROP COLUMN user_id; ALTER TABLE genai_calls DROP COLUMN token_source; ALTER TABLE genai_calls DROP COLUMN token_convention');
+    await connection.run(
+      'ALTER TABLE genai_calls DROP COLUMN attribution_updated_at; ALTER TABLE genai_calls DROP COLUMN response_id; ' +
+        'ALTER TABLE genai_calls DROP COLUMN user_id; ' +
+        'ALTER TABLE genai_calls DROP COLUMN token_source; ALTER TABLE genai_calls DROP COLUMN token_convention; ' +
+        'DROP VIEW genai_all_spans; DROP TABLE genai_duplicate_spans',
+    );
     connection.closeSync();
     instance.closeSync();
   }
@@ -54,6 +59,8 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
     ['1111111111111111', null, null],
     ['2222222222222222', 'input_excludes_cache', 'openlit'],
   ]);
+  // The counted-once table and view are created on open too.
+  assert.equal(Number((await queryFile(path, 'SELECT count(*) FROM genai_all_spans'))[0]![0]), 2);
   // Opening it again is a no-op.
   await writeRows(path, []);
   assert.equal(Number((await queryFile(path, 'SELECT count(*) FROM genai_calls'))[0]![0]), 2);

@@ -76,6 +76,9 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   { name: 'token_source', sqlType: 'VARCHAR' },
   // Pseudonymized user id (docs/security.md); added to existing ledgers by ADD_MISSING_COLUMNS.
   { name: 'user_id', sqlType: 'VARCHAR' },
+  // Counted once and ownership across the trace (docs/schema.md); added to existing ledgers by ADD_MISSING_COLUMNS.
+  { name: 'response_id', sqlType: 'VARCHAR' },
+  { name: 'attribution_updated_at', sqlType: 'TIMESTAMPTZ' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];
@@ -122,6 +125,33 @@ SELECT
 FROM genai_calls
 GROUP BY ALL`;
 
+/** The columns `genai_duplicate_spans` has beyond those of `genai_calls`. */
+export const DUPLICATE_COLUMNS: readonly LedgerColumn[] = [
+  { name: 'duplicate_of_trace_id', sqlType: 'VARCHAR' },
+  { name: 'duplicate_of_span_id', sqlType: 'VARCHAR' },
+  { name: 'duplicate_reason', sqlType: 'VARCHAR' },
+];
+
+/**
+ * `genai_duplicate_spans`: GenAI spans found to describe a call that is already billed in `genai_calls` (an
+ * outer span repeating its inner call's usage, or the same provider call traced twice). Same columns as
+ * `genai_calls` plus which billed span they duplicate and why; the same primary key, so a re-sent duplicate
+ * is stored once. A (trace_id, span_id) is in one of the two tables, never both.
+ */
+export const CREATE_GENAI_DUPLICATE_SPANS = `CREATE TABLE IF NOT EXISTS genai_duplicate_spans (
+${[...LEDGER_COLUMNS, ...DUPLICATE_COLUMNS].map(columnDdl).join(',\n')},
+  PRIMARY KEY (trace_id, span_id)
+)`;
+
+/** Every GenAI span seen: the billed calls and their duplicates, with `is_duplicate` to tell them apart. */
+export const CREATE_GENAI_ALL_SPANS_VIEW = `CREATE OR REPLACE VIEW genai_all_spans AS
+SELECT *, FALSE AS is_duplicate, CAST(NULL AS VARCHAR) AS duplicate_of_trace_id, CAST(NULL AS VARCHAR) AS duplicate_of_span_id,
+  CAST(NULL AS VARCHAR) AS duplicate_reason
+FROM genai_calls
+UNION ALL BY NAME
+SELECT *, TRUE AS is_duplicate
+FROM genai_duplicate_spans`;
+
 /**
  * Nullable columns appended after a ledger file was created: added to an existing file when it is opened,
  * so a ledger written by an older build keeps working (old rows read NULL in them).
@@ -130,7 +160,22 @@ export const ADD_MISSING_COLUMNS: readonly string[] = LEDGER_COLUMNS.filter((c) 
   (c) => `ALTER TABLE genai_calls ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.sqlType}`,
 );
 
+/** The same for `genai_duplicate_spans` (created by an older build with fewer columns). */
+export const ADD_MISSING_DUPLICATE_COLUMNS: readonly string[] = LEDGER_COLUMNS.filter((c) => !c.notNull && c.default === undefined).map(
+  (c) => `ALTER TABLE genai_duplicate_spans ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.sqlType}`,
+);
+
 export const LEDGER_VIEWS: readonly string[] = [CREATE_GENAI_EXCEPTIONS_VIEW, CREATE_CHARGEBACK_MONTHLY_VIEW];
+
+/**
+ * Run on every open, after the views: the duplicates table (created when missing, brought up to date) and
+ * the view over both tables (which needs the table).
+ */
+export const DUPLICATE_SPANS_STATEMENTS: readonly string[] = [
+  CREATE_GENAI_DUPLICATE_SPANS,
+  ...ADD_MISSING_DUPLICATE_COLUMNS,
+  CREATE_GENAI_ALL_SPANS_VIEW,
+];
 
 /** Every statement that turns an empty database into a ledger (run in one transaction). */
 export function createLedgerStatements(createdBy: string, createdAt: Date): string[] {
@@ -143,5 +188,6 @@ export function createLedgerStatements(createdBy: string, createdAt: Date): stri
   ('created_at', ${lit(createdAt.toISOString())}),
   ('created_by', ${lit(createdBy)})`,
     ...LEDGER_VIEWS,
+    ...DUPLICATE_SPANS_STATEMENTS,
   ];
 }

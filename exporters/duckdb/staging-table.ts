@@ -32,17 +32,17 @@ import { ident, LEDGER_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './s
 
 type Kind = 'varchar' | 'timestamptz' | 'double' | 'money' | 'count' | 'reasons';
 
-interface StagedColumn {
+export interface StagedColumn<R extends LedgerRow = LedgerRow> {
   name: string;
   kind: Kind;
-  get: (row: LedgerRow) => string | number | bigint | null;
+  get: (row: R) => string | number | bigint | null;
   /** Text that typically repeats across calls: staged once per distinct combination (see above). */
   shared?: true;
 }
 
 const NANOS_PER_MICRO = 1000n;
 
-const STAGED_COLUMNS: readonly StagedColumn[] = [
+export const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'timestamp', kind: 'timestamptz', get: (r) => r.startTimeUnixNano },
   { name: 'trace_id', kind: 'varchar', get: (r) => r.traceId },
   { name: 'span_id', kind: 'varchar', get: (r) => r.spanId },
@@ -91,6 +91,9 @@ const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'token_convention', kind: 'varchar', get: (r) => r.tokenConvention ?? null, shared: true },
   { name: 'token_source', kind: 'varchar', get: (r) => r.tokenSource ?? null, shared: true },
   { name: 'user_id', kind: 'varchar', get: (r) => r.userId ?? null },
+  { name: 'response_id', kind: 'varchar', get: (r) => r.responseId ?? null },
+  // Set by the UPDATE that attributes a committed row late; a new row has none.
+  { name: 'attribution_updated_at', kind: 'timestamptz', get: () => null },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */
@@ -99,7 +102,7 @@ export const STAGED_COLUMN_NAMES: readonly string[] = STAGED_COLUMNS.map((c) => 
 const ROW_COLUMNS = STAGED_COLUMNS.filter((c) => c.shared !== true);
 const SHARED_COLUMNS = STAGED_COLUMNS.filter((c) => c.shared === true);
 
-const STAGING_SQL_TYPE: Record<Kind, string> = {
+export const STAGING_SQL_TYPE: Record<Kind, string> = {
   varchar: 'VARCHAR',
   reasons: 'VARCHAR',
   timestamptz: 'TIMESTAMPTZ',
@@ -118,8 +121,8 @@ const STAGING_TYPE: Record<Kind, DuckDBType> = {
 };
 
 /** How a staged value becomes the ledger value. */
-function fromStaged(c: StagedColumn): string {
-  const col = `${c.shared === true ? 'p' : 's'}.${ident(c.name)}`;
+export function fromStaged(c: StagedColumn, joinedProfiles = false): string {
+  const col = joinedProfiles ? `${c.shared === true ? 'p' : 's'}.${ident(c.name)}` : ident(c.name);
   switch (c.kind) {
     case 'count':
       return `CAST(${col} AS BIGINT)`;
@@ -145,7 +148,7 @@ export const CREATE_STAGING_TABLES: readonly string[] = [
 ];
 
 const INSERT_SELECT = `INSERT INTO genai_calls (${STAGED_COLUMNS.map((c) => ident(c.name)).join(', ')})
-SELECT ${STAGED_COLUMNS.map(fromStaged).join(', ')}
+SELECT ${STAGED_COLUMNS.map((c) => fromStaged(c, true)).join(', ')}
 FROM ${STAGING_TABLE} AS s JOIN ${PROFILE_STAGING_TABLE} AS p ON s.${PROFILE_ID} = p.${PROFILE_ID}`;
 
 /**
@@ -241,6 +244,24 @@ export function buildStagingChunks(rows: readonly LedgerRow[]): StagedBatch {
 }
 
 /**
+ * Chunks with every column of `columns` written directly, no profiles: for the rare side tables of a commit
+ * (duplicate spans), whose staging table holds whole rows.
+ */
+export function buildPlainChunks<R extends LedgerRow>(rows: readonly R[], columns: readonly StagedColumn<R>[]): DuckDBDataChunk[] {
+  const types = columns.map((c) => STAGING_TYPE[c.kind]);
+  const chunks: DuckDBDataChunk[] = [];
+  for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
+    const count = Math.min(CHUNK_ROWS, rows.length - offset);
+    const chunk = DuckDBDataChunk.create(types, count);
+    for (let c = 0; c < columns.length; c++) {
+      fillVector(duckdb.data_chunk_get_vector(chunk.chunk, c), columns[c]!, rows, offset, count);
+    }
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/**
  * Numbers the distinct combinations of shared column values in one write. Ids come from a counter shared
  * by all writes so that writes committed together never collide (staging is emptied by every commit; the
  * counter wraps long after any batch could hold 2^31 profiles).
@@ -302,7 +323,13 @@ function buildChunks(
 
 type RawVector = ReturnType<typeof duckdb.data_chunk_get_vector>;
 
-function fillVector(vector: RawVector, column: StagedColumn, rows: readonly LedgerRow[], offset: number, count: number): void {
+function fillVector<R extends LedgerRow>(
+  vector: RawVector,
+  column: StagedColumn<R>,
+  rows: readonly R[],
+  offset: number,
+  count: number,
+): void {
   const validity = new NullMask(count);
   const { get, kind } = column;
   switch (kind) {

@@ -106,9 +106,14 @@ export class Attributor {
 
   /**
    * Ownership of one GenAI call. `resource` is either the resource attributes or (on the hot path) their
-   * {@link resolveResource} result; `hints` come from extractGenAiCall.
+   * {@link resolveResource} result; `hints` come from extractGenAiCall. `hintSource` names where a team in
+   * `hints` came from: the span itself, or (merged in by the trace-level pass) its nearest ancestor.
    */
-  attribute(resource: readonly KeyValue[] | ResourceOwnership, hints: OwnershipHints): Ownership {
+  attribute(
+    resource: readonly KeyValue[] | ResourceOwnership,
+    hints: OwnershipHints,
+    hintSource: 'span' | 'ancestor' = 'span',
+  ): Ownership {
     const res = isAttributeList(resource) ? this.resolveResource(resource) : resource;
     const service = hints.service ?? res.service;
     const mapped = service === null ? undefined : this.serviceMapping?.get(service);
@@ -117,7 +122,7 @@ export class Attributor {
     let attributionSource: AttributionSource | null = null;
     if (hints.teamId !== null) {
       teamId = hints.teamId;
-      attributionSource = 'span';
+      attributionSource = hintSource;
     } else if (res.teamId !== null) {
       teamId = res.teamId;
       attributionSource = 'resource';

@@ -329,3 +329,55 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
     },
   };
 }
+
+// ---- Ownership of any span (ancestors of GenAI calls) ----------------------------------------------
+
+/** Attribute names that can carry a team (before any `#path`): only spans with one are read further. */
+const TEAM_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set(TEXT_SLOTS.teamId.map((ref) => ref.key.split('#')[0]!));
+/** 1 at the (7-bit) char code of each such name's first character: most keys are rejected on it. */
+const TEAM_FIRST_CHARS = new Uint8Array(128);
+for (const name of TEAM_ATTRIBUTE_NAMES) TEAM_FIRST_CHARS[name.charCodeAt(0) & 0x7f] = 1;
+
+/**
+ * The ownership a span carries itself, for spans that are not GenAI calls: the app's request span, an AI SDK
+ * wrapper span, a span with OpenTelemetry baggage copied onto it (`BaggageSpanProcessor`). Read with the
+ * same keys as a GenAI span's own ownership. Null, without allocating, when the span has no team.
+ */
+export function extractSpanOwnership(span: Span): OwnershipHints | null {
+  const { attributes } = span;
+  let candidate = false;
+  for (const { key } of attributes) {
+    if (TEAM_FIRST_CHARS[key.charCodeAt(0) & 0x7f] === 1 && TEAM_ATTRIBUTE_NAMES.has(key)) {
+      candidate = true;
+      break;
+    }
+  }
+  if (!candidate) return null;
+  const slots = SCRATCH;
+  let fieldMask = 0;
+  for (const { key, value } of attributes) {
+    const slot = SLOT_OF_KEY.get(key);
+    if (slot !== undefined && slots[slot] === undefined) {
+      slots[slot] = value;
+      fieldMask |= SLOT_FIELD_MASK[slot]!;
+    }
+  }
+  try {
+    const values = new SpanValues(slots, fieldMask);
+    const teamId = values.text('teamId');
+    if (teamId === null) return null;
+    return {
+      teamId,
+      projectId: values.text('projectId'),
+      costCenter: values.text('costCenter'),
+      environment: values.text('environment'),
+      service: values.text('service'),
+      userId: values.text('userId'),
+    };
+  } finally {
+    for (const { key } of attributes) {
+      const slot = SLOT_OF_KEY.get(key);
+      if (slot !== undefined) slots[slot] = undefined;
+    }
+  }
+}

@@ -48,6 +48,14 @@ export const LedgerConfig = z
         reloadOnChange: z.boolean().default(false),
         /** How often changed mapping files are looked for, when reloadOnChange is on. */
         reloadCheckIntervalMs: z.number().int().min(50).default(2000),
+        /**
+         * How long the spans of a trace are remembered after its last span arrived: a parent/child pair split
+         * across requests within it is counted once, and an ancestor arriving within it still gives its team
+         * to calls already written (docs/instrumentation.md, "Counted once and ownership across the trace").
+         */
+        ancestorWindowSeconds: z.number().positive().max(86_400).default(300),
+        /** Most spans the trace index holds; beyond it the least recently seen traces are forgotten first. */
+        traceCacheMaxSpans: z.number().int().min(0).default(100_000),
       })
       .strict()
       .prefault({}),

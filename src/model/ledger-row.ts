@@ -104,6 +104,8 @@ export interface LedgerRow {
   tokenSource?: string | null;
   /** The user the call was made for, as the `privacy.userIds` policy stores it (pseudonym, plain or null). */
   userId?: string | null;
+  /** The provider's response id (`gen_ai.response.id`, …): how one call traced twice is recognised. */
+  responseId?: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */

@@ -1,7 +1,15 @@
 import type { TraceRequest, Span } from '../model/otlp.js';
 import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason, type LedgerRow } from '../model/ledger-row.js';
-import { extractGenAiCall, type GenAiCall } from '../../processors/genai/extract-genai-call.js';
-import type { Attributor } from '../../processors/attribution/attributor.js';
+import {
+  extractGenAiCall,
+  extractSpanOwnership,
+  type GenAiCall,
+  type OwnershipHints,
+} from '../../processors/genai/extract-genai-call.js';
+import type { Attributor, ResourceOwnership } from '../../processors/attribution/attributor.js';
+import type { DuplicateRow, LedgerChanges, OwnerUpdate, RowMove } from '../model/ledger-changes.js';
+import { SpanLineage, type RestoredSpan } from './span-lineage.js';
+import type { SpanNode } from './trace-index.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
 import { readPricingAttributes } from '../../processors/pricing/pricing-attributes.js';
 import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
@@ -11,12 +19,22 @@ export interface LedgerProcessorOptions {
   costMismatch?: CostMismatchThresholds;
   /** How user ids are stored; without one they are not stored at all. */
   userIds?: UserIdPolicy;
+  /** How long a trace is remembered after its last span (config `attribution.ancestorWindowSeconds`). */
+  ancestorWindowSeconds?: number;
+  /** Most spans the trace index holds (config `attribution.traceCacheMaxSpans`). */
+  traceCacheMaxSpans?: number;
 }
+
+export const DEFAULT_ANCESTOR_WINDOW_SECONDS = 300;
+export const DEFAULT_TRACE_CACHE_MAX_SPANS = 100_000;
 import { boundRowText } from './bound-text.js';
 import type { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
 
 export interface ProcessResult {
+  /** The billed calls: new rows of `genai_calls`. */
   rows: LedgerRow[];
+  /** Duplicates, and changes to rows of earlier requests; null when there are none (the common case). */
+  changes: LedgerChanges | null;
   /** Spans refused individually (reported to the client as OTLP partial success). */
   rejectedSpans: number;
   errorMessage: string;
@@ -30,11 +48,25 @@ const ZERO_SPAN_ID = '0'.repeat(16);
  * Synchronous and free of I/O so it can be tested with golden files and timed in isolation.
  */
 export class LedgerProcessor {
+  /** Which spans are billed and who owns them across requests (the trace index). */
+  readonly lineage: SpanLineage;
+  // The GenAI spans of the request being processed, between the indexing pass and the row pass (reused).
+  private readonly pendingSpans: Span[] = [];
+  private readonly pendingCalls: GenAiCall[] = [];
+  private readonly pendingNodes: (SpanNode | null)[] = [];
+  private readonly pendingResources: ResourceOwnership[] = [];
+  private readonly pendingScopes: string[] = [];
+
   constructor(
     private attributor: Attributor,
     private priceBook: PriceBook,
     private readonly options: LedgerProcessorOptions = {},
-  ) {}
+  ) {
+    this.lineage = new SpanLineage({
+      windowMs: (options.ancestorWindowSeconds ?? DEFAULT_ANCESTOR_WINDOW_SECONDS) * 1000,
+      maxSpans: options.traceCacheMaxSpans ?? DEFAULT_TRACE_CACHE_MAX_SPANS,
+    });
+  }
 
   /**
    * Swaps the attributor (mapping tables reloaded at run time). `process` is synchronous, so a request is
@@ -52,17 +84,33 @@ export class LedgerProcessor {
     this.priceBook = priceBook;
   }
 
-  process(request: TraceRequest): ProcessResult {
-    const rows: LedgerRow[] = [];
+  /**
+   * Two passes: the first indexes every span of the request (so the order of spans inside a request does not
+   * matter), the second builds the GenAI rows knowing the whole request and what came before it.
+   */
+  process(request: TraceRequest, now: number = Date.now()): ProcessResult {
+    const lineage = this.lineage;
+    lineage.begin(now);
+    const spans = this.pendingSpans;
+    const calls = this.pendingCalls;
+    const nodes = this.pendingNodes;
+    const resources = this.pendingResources;
+    const scopes = this.pendingScopes;
     let rejectedSpans = 0;
     let firstRejection = '';
     for (const resourceSpans of request.resourceSpans) {
       // Ownership that depends only on the resource is resolved lazily, once per resource.
-      let resourceOwnership: ReturnType<Attributor['resolveResource']> | undefined;
+      let resourceOwnership: ResourceOwnership | undefined;
       for (const scopeSpans of resourceSpans.scopeSpans) {
         for (const span of scopeSpans.spans) {
           const call = extractGenAiCall(span, scopeSpans.scope);
-          if (call === null) continue;
+          if (call === null) {
+            const owner = extractSpanOwnership(span);
+            // A root without ownership can matter to no descendant: not worth remembering.
+            if ((owner === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
+            lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null);
+            continue;
+          }
           const invalid = invalidIdReason(span);
           if (invalid !== null) {
             rejectedSpans++;
@@ -70,22 +118,105 @@ export class LedgerProcessor {
             continue;
           }
           resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
-          rows.push(boundRowText(this.buildRow(span, call, resourceOwnership, scopeSpans.scope.name)));
+          const own = call.ownership.teamId === null ? null : call.ownership;
+          spans.push(span);
+          calls.push(call);
+          nodes.push(
+            lineage.observe(span.traceId, span.spanId, span.parentSpanId, own, call, Number(span.startTimeUnixNano) / 1e6, resourceOwnership),
+          );
+          resources.push(resourceOwnership);
+          scopes.push(scopeSpans.scope.name);
         }
       }
     }
+
+    const rows: LedgerRow[] = [];
+    let duplicates: DuplicateRow[] | null = null;
+    for (let i = 0; i < spans.length; i++) {
+      const node = nodes[i]!;
+      const call = calls[i]!;
+      if (node === null) {
+        // A root held in the ring: billed, owned by itself or its resource (the common, cheap case).
+        rows.push(boundRowText(this.buildRow(spans[i]!, call, resources[i]!, scopes[i]!, null)));
+        continue;
+      }
+      let ancestor: OwnershipHints | null = null;
+      let awaiting = false;
+      if (call.ownership.teamId === null && node.parentSpanId !== '') {
+        ancestor = lineage.ancestorOwner(node);
+        awaiting = ancestor === null && lineage.chainBroken;
+      }
+      const row = boundRowText(this.buildRow(spans[i]!, call, resources[i]!, scopes[i]!, ancestor));
+      lineage.emitted(node, awaiting, row.exceptions);
+      if (node.billed) rows.push(row);
+      else (duplicates ??= []).push(duplicateRow(row, node));
+    }
+    spans.length = calls.length = nodes.length = resources.length = scopes.length = 0;
+    const changes = this.takeChanges(duplicates);
+    lineage.end();
+
     const errorMessage =
       rejectedSpans === 0 ? '' : `${rejectedSpans} GenAI span(s) rejected; first: ${firstRejection}`;
-    return { rows, rejectedSpans, errorMessage };
+    return { rows, changes, rejectedSpans, errorMessage };
+  }
+
+  /**
+   * Rebuilds the trace index from the ledger's recent rows after a restart. Returns the changes this reveals
+   * (none unless the ledger holds a parent and child both billed), for the next write to commit.
+   */
+  restore(spans: readonly RestoredSpan[], now: number = Date.now()): LedgerChanges | null {
+    this.lineage.restore(spans, now, (s) => ({
+      teamId: s.attributionSource === 'resource' ? s.teamId : null,
+      projectId: s.projectId,
+      service: s.service,
+      serviceIsSdkDefault: false,
+      environment: s.environment,
+    }));
+    return this.takeChanges(null);
+  }
+
+  /** The duplicates of this request plus the moves and late ownership the trace index queued. */
+  private takeChanges(duplicates: DuplicateRow[] | null): LedgerChanges | null {
+    const moveNodes = this.lineage.takeMoves();
+    const updateNodes = this.lineage.takeOwnerUpdates();
+    if (duplicates === null && moveNodes.length === 0 && updateNodes.length === 0) return null;
+    return {
+      duplicates: duplicates ?? [],
+      moves: moveNodes.map(rowMove),
+      ownerUpdates: updateNodes.map((node) => this.lateOwnership(node)),
+    };
+  }
+
+  /** Ownership of a committed row whose ancestor arrived after it: the same resolution as in order. */
+  private lateOwnership(node: SpanNode): OwnerUpdate {
+    const owner = this.attributor.attribute(node.resource!, mergeAncestorHints(node.hints!, node.lateOwner!), 'ancestor');
+    // Owner reasons come first in precedence; the others were kept in order (cost_mismatch last).
+    const exceptions: ExceptionReason[] = [...owner.exceptions, ...(node.otherReasons ?? [])];
+    return {
+      traceId: node.traceId,
+      spanId: node.spanId,
+      startMs: node.startMs,
+      teamId: owner.teamId,
+      costCenter: owner.costCenter,
+      projectId: owner.projectId,
+      environment: owner.environment,
+      attributionSource: owner.attributionSource,
+      attributionStatus: attributionStatusOf(exceptions),
+      exceptions,
+    };
   }
 
   private buildRow(
     span: Span,
     call: GenAiCall,
-    resourceOwnership: ReturnType<Attributor['resolveResource']>,
+    resourceOwnership: ResourceOwnership,
     scopeName: string,
+    ancestor: OwnershipHints | null = null,
   ): LedgerRow {
-    const owner = this.attributor.attribute(resourceOwnership, call.ownership);
+    const owner =
+      ancestor === null
+        ? this.attributor.attribute(resourceOwnership, call.ownership)
+        : this.attributor.attribute(resourceOwnership, mergeAncestorHints(call.ownership, ancestor), 'ancestor');
     const exceptions: ExceptionReason[] = [...owner.exceptions];
 
     const hasTokens = call.inputTokens !== null || call.outputTokens !== null;
@@ -178,8 +309,42 @@ export class LedgerProcessor {
       tokenConvention: call.tokenConvention,
       tokenSource: call.tokenSource,
       userId: this.options.userIds?.apply(call.ownership.userId) ?? null,
+      responseId: call.responseId,
     };
   }
+}
+
+/** A call's own ownership with the team (and, where it has none, project and environment) of an ancestor. */
+function mergeAncestorHints(own: OwnershipHints, ancestor: OwnershipHints): OwnershipHints {
+  return {
+    ...own,
+    teamId: ancestor.teamId,
+    projectId: own.projectId ?? ancestor.projectId,
+    environment: own.environment ?? ancestor.environment,
+  };
+}
+
+function duplicateRow(row: LedgerRow, node: SpanNode): DuplicateRow {
+  const of = node.duplicateOf;
+  return {
+    ...row,
+    duplicateOfTraceId: of === null ? null : of.traceId,
+    duplicateOfSpanId: of === null ? null : of.spanId,
+    duplicateReason: node.duplicateReason ?? 'same_response_id',
+  };
+}
+
+function rowMove(node: SpanNode): RowMove {
+  const of = node.billed ? null : node.duplicateOf;
+  return {
+    traceId: node.traceId,
+    spanId: node.spanId,
+    startMs: node.startMs,
+    toDuplicate: !node.billed,
+    duplicateOfTraceId: of === null ? null : of.traceId,
+    duplicateOfSpanId: of === null ? null : of.spanId,
+    duplicateReason: node.billed ? null : (node.duplicateReason ?? 'same_response_id'),
+  };
 }
 
 const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>

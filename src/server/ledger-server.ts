@@ -74,12 +74,15 @@ export class LedgerServer implements Component {
     });
     const priceBook = await PriceBook.load(config.pricing.overridesFile);
     const { policy: userIds, warnings: keyWarnings, description: userIdsDescription } = await userIdPolicy(config);
+    const { ancestorWindowSeconds, traceCacheMaxSpans } = config.attribution;
     const processor = new LedgerProcessor(new Attributor(tables), priceBook, {
       costMismatch: costMismatchThresholds(config.pricing.costMismatch),
       userIds,
+      ancestorWindowSeconds,
+      traceCacheMaxSpans,
     });
     const exporter = new DuckDbExporter(config.exporters.duckdb, { onWriteEvent: options.onLedgerWriteEvent });
-    const pipeline = new LedgerPipeline(processor, exporter);
+    const pipeline = new LedgerPipeline(processor, exporter, { windowSeconds: ancestorWindowSeconds, maxSpans: traceCacheMaxSpans });
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
       maxSpans: config.pipeline.maxInFlightSpans,

@@ -25,3 +25,21 @@ export async function readLedgerRows(dbPath: string, where = 'true'): Promise<Re
     instance.closeSync();
   }
 }
+
+/** Billed rows (`genai_calls`) and duplicates (`genai_duplicate_spans`) in a ledger, optionally filtered. */
+export async function countLedgerSpans(dbPath: string, where = 'true'): Promise<{ billed: number; duplicates: number }> {
+  const instance = await DuckDBInstance.create(dbPath, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    const [r] = (
+      await connection.runAndReadAll(
+        `SELECT count(*) FILTER (WHERE NOT is_duplicate)::INT AS billed, count(*) FILTER (WHERE is_duplicate)::INT AS duplicates
+         FROM genai_all_spans WHERE ${where}`,
+      )
+    ).getRowObjectsJS();
+    connection.closeSync();
+    return { billed: Number(r!['billed']), duplicates: Number(r!['duplicates']) };
+  } finally {
+    instance.closeSync();
+  }
+}

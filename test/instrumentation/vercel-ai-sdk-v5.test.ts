@@ -14,7 +14,7 @@ import { generateText, streamText } from 'ai-5';
 import { createAnthropic } from 'ai-sdk-anthropic-2';
 import { createOpenAI } from 'ai-sdk-openai-2';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { readLedgerRows } from '../helpers/ledger-rows.js';
+import { countLedgerSpans, readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
 import { ANTHROPIC_USAGE, OPENAI_USAGE, conventions, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
@@ -47,6 +47,8 @@ test('Vercel AI SDK 5: cache-exclusive Anthropic input is normalized; one exact 
   await app.flush();
 
   assert.equal(fake.requests.length, 3);
+  // Exactly one billed row per provider call; the wrapper spans are not calls, so not even duplicates.
+  assert.deepEqual(await countLedgerSpans(ledger.dbPath), { billed: 3, duplicates: 0 });
   const rows = await readLedgerRows(ledger.dbPath);
   const owner = { team_id: 'search', cost_center: 'CC-1001', attribution_source: 'span', instrumentation_scope: 'ai' };
   assert.deepEqual(sortByModel(rows.map(pick)), [

@@ -12,7 +12,7 @@ import { embed, generateText, streamText } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { readLedgerRows } from '../helpers/ledger-rows.js';
+import { countLedgerSpans, readLedgerRows } from '../helpers/ledger-rows.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { startInstrumentedApp, type InstrumentedApp } from '../helpers/instrumented-app.js';
 import { ANTHROPIC_USAGE, OPENAI_USAGE, pick, row, sortByModel } from '../helpers/instrumentation-expectations.js';
@@ -51,6 +51,8 @@ test('Vercel AI SDK 6: generate, stream and embed with OpenAI and Anthropic give
   await app.flush();
 
   assert.equal(fake.requests.length, 7);
+  // Exactly one billed row per provider call; the wrapper spans are not calls, so not even duplicates.
+  assert.deepEqual(await countLedgerSpans(ledger.dbPath), { billed: 7, duplicates: 0 });
   const rows = await readLedgerRows(ledger.dbPath);
   const owner = { team_id: 'search', cost_center: 'CC-1001', attribution_source: 'span', instrumentation_scope: 'ai' };
   assert.deepEqual(sortByModel(rows.map(pick)), [
