@@ -361,24 +361,35 @@ export class DuckDbExporter implements Component {
   }
 
   /**
-   * Stages the batch, then moves it into the ledger in one transaction. The staging append happens first,
-   * on its own: it is a TEMP table (never logged), and keeping it out of the transaction lets a batch that
-   * hits an existing (trace_id, span_id) be retried with ON CONFLICT without staging it again.
+   * Stages the batch and moves it into the ledger in one transaction. The staging append runs inside that
+   * transaction: the staged rows then live only in the transaction's local storage and are never committed
+   * to the TEMP tables (measured ~1.4 µs less main-thread time per row than an auto-committed append, and a
+   * cheaper INSERT). A batch that hits an existing (trace_id, span_id) is rolled back and staged again for
+   * the ON CONFLICT form; the chunks were kept for that.
    */
   private async commit(writes: readonly PendingWrite[]): Promise<void> {
     const connection = this.connection;
     if (!connection || !this.appender) throw new Error('the ledger is closed');
-    try {
-      this.appender.append(writes.map((w) => w.staged));
-      const changes = await this.stageChanges(connection, writes);
-      // The common case (new rows only) is one round trip; changes bind a parameter, so run statement by statement.
-      const commitWith = (insert: string) =>
-        changes.length === 0 ? inTransaction(connection, [insert, ...CLEAR_STAGING]) : inTransactionWithChanges(connection, insert, changes);
+    const attempt = async (insert: string): Promise<void> => {
+      await connection.run('BEGIN TRANSACTION');
       try {
-        await commitWith(INSERT_FROM_STAGING);
+        if (!this.appender) throw new Error('the ledger is closed');
+        this.appender.append(writes.map((w) => w.staged));
+        const changes = await this.stageChanges(connection, writes);
+        // The common case (new rows only) is one round trip; changes bind a parameter, so statement by statement.
+        if (changes.length === 0) await connection.run([insert, ...CLEAR_STAGING, 'COMMIT'].join(';\n'));
+        else await runChangesAndCommit(connection, insert, changes);
+      } catch (err) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    };
+    try {
+      try {
+        await attempt(INSERT_FROM_STAGING);
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
-        await commitWith(INSERT_NEW_FROM_STAGING);
+        await attempt(INSERT_NEW_FROM_STAGING);
       }
       this.committedBatches++;
       for (const w of writes) {
@@ -544,18 +555,12 @@ async function inTransaction(connection: DuckDBConnection, statements: readonly 
   }
 }
 
-/** The billed rows' INSERT, the changes and the staging cleanup as one transaction (several round trips). */
-async function inTransactionWithChanges(connection: DuckDBConnection, insert: string, changes: readonly ChangeStatement[]): Promise<void> {
-  try {
-    await connection.run('BEGIN TRANSACTION');
-    await connection.run(insert);
-    for (const { sql, params } of changes) await connection.run(sql, params.length === 0 ? undefined : params);
-    for (const statement of CLEAR_STAGING) await connection.run(statement);
-    await connection.run('COMMIT');
-  } catch (err) {
-    await connection.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+/** Inside an open transaction: the billed rows' INSERT, the changes, the staging cleanup, COMMIT. */
+async function runChangesAndCommit(connection: DuckDBConnection, insert: string, changes: readonly ChangeStatement[]): Promise<void> {
+  await connection.run(insert);
+  for (const { sql, params } of changes) await connection.run(sql, params.length === 0 ? undefined : params);
+  for (const statement of CLEAR_STAGING) await connection.run(statement);
+  await connection.run('COMMIT');
 }
 
 /** Rows in order without repeated (trace_id, span_id): the first occurrence wins. */
