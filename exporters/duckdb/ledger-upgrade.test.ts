@@ -46,7 +46,15 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
   const before = await queryFile(path, `SELECT count(*) FROM duckdb_columns() WHERE table_name = 'genai_calls' AND column_name LIKE 'token_%'`);
   assert.equal(Number(before[0]![0]), 0);
 
-  await writeRows(path, [sampleLedgerRow({ spanId: '2222222222222222', tokenConvention: 'input_excludes_cache', tokenSource: 'openlit' })]);
+  await writeRows(path, [
+    sampleLedgerRow({
+      spanId: '2222222222222222',
+      tokenConvention: 'input_excludes_cache',
+      tokenSource: 'openlit',
+      userId: 'hmac:0123456789abcdef0123456789abcdef',
+      responseId: 'resp_2',
+    }),
+  ]);
 
   const columns = await queryFile(path, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'genai_calls' ORDER BY column_index`);
   assert.deepEqual(
@@ -54,10 +62,13 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
     LEDGER_COLUMNS.map((c) => c.name),
     'same column order as a new ledger',
   );
-  const rows = await queryFile(path, 'SELECT span_id, token_convention, token_source FROM genai_calls ORDER BY span_id');
+  const rows = await queryFile(
+    path,
+    'SELECT span_id, token_convention, token_source, user_id, response_id, attribution_updated_at FROM genai_calls ORDER BY span_id',
+  );
   assert.deepEqual(rows, [
-    ['1111111111111111', null, null],
-    ['2222222222222222', 'input_excludes_cache', 'openlit'],
+    ['1111111111111111', null, null, null, null, null],
+    ['2222222222222222', 'input_excludes_cache', 'openlit', 'hmac:0123456789abcdef0123456789abcdef', 'resp_2', null],
   ]);
   // The counted-once table and view are created on open too.
   assert.equal(Number((await queryFile(path, 'SELECT count(*) FROM genai_all_spans'))[0]![0]), 2);

@@ -248,17 +248,7 @@ export function buildStagingChunks(rows: readonly LedgerRow[]): StagedBatch {
  * (duplicate spans), whose staging table holds whole rows.
  */
 export function buildPlainChunks<R extends LedgerRow>(rows: readonly R[], columns: readonly StagedColumn<R>[]): DuckDBDataChunk[] {
-  const types = columns.map((c) => STAGING_TYPE[c.kind]);
-  const chunks: DuckDBDataChunk[] = [];
-  for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
-    const count = Math.min(CHUNK_ROWS, rows.length - offset);
-    const chunk = DuckDBDataChunk.create(types, count);
-    for (let c = 0; c < columns.length; c++) {
-      fillVector(duckdb.data_chunk_get_vector(chunk.chunk, c), columns[c]!, rows, offset, count);
-    }
-    chunks.push(chunk);
-  }
-  return chunks;
+  return buildChunks(columns, rows, null);
 }
 
 /**
@@ -295,17 +285,22 @@ class ProfileIndex {
   }
 }
 
-/** Chunks for `columns` plus the profile id column (last for staged rows, first for profiles). */
-function buildChunks(
-  columns: readonly StagedColumn[],
-  rows: readonly LedgerRow[],
-  profileIds: Int32Array,
+/**
+ * Chunks for `columns`, plus the profile id column when `profileIds` is given: last for staged rows, first
+ * (`idFirst`) for profiles.
+ */
+function buildChunks<R extends LedgerRow>(
+  columns: readonly StagedColumn<R>[],
+  rows: readonly R[],
+  profileIds: Int32Array | null,
   idFirst = false,
 ): DuckDBDataChunk[] {
   const types = columns.map((c) => STAGING_TYPE[c.kind]);
-  if (idFirst) types.unshift(INTEGER);
-  else types.push(INTEGER);
-  const first = idFirst ? 1 : 0;
+  if (profileIds !== null) {
+    if (idFirst) types.unshift(INTEGER);
+    else types.push(INTEGER);
+  }
+  const first = profileIds !== null && idFirst ? 1 : 0;
   const idColumn = idFirst ? 0 : columns.length;
   const chunks: DuckDBDataChunk[] = [];
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
@@ -314,8 +309,10 @@ function buildChunks(
     for (let c = 0; c < columns.length; c++) {
       fillVector(duckdb.data_chunk_get_vector(chunk.chunk, first + c), columns[c]!, rows, offset, count);
     }
-    const ids = profileIds.slice(offset, offset + count);
-    duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk.chunk, idColumn), 0, ids.buffer, 0, ids.byteLength);
+    if (profileIds !== null) {
+      const ids = profileIds.slice(offset, offset + count);
+      duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk.chunk, idColumn), 0, ids.buffer, 0, ids.byteLength);
+    }
     chunks.push(chunk);
   }
   return chunks;

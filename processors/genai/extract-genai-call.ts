@@ -234,6 +234,14 @@ export function extractGenAiCall(span: Span, scope: ScopeInfo = NO_SCOPE): GenAi
   const { attributes } = span;
   if (!hasDetectionKey(attributes)) return null;
 
+  return withSpanValues(attributes, readCall, scope);
+}
+
+/**
+ * Fills the shared SCRATCH slots from `attributes`, runs `read` on them, and empties the slots again
+ * (`arg` is passed through so callers need no closure per span).
+ */
+function withSpanValues<A, T>(attributes: readonly KeyValue[], read: (values: SpanValues, arg: A) => T, arg: A): T {
   const slots = SCRATCH;
   let fieldMask = 0;
   for (const { key, value } of attributes) {
@@ -245,13 +253,25 @@ export function extractGenAiCall(span: Span, scope: ScopeInfo = NO_SCOPE): GenAi
     }
   }
   try {
-    return readCall(new SpanValues(slots, fieldMask), scope);
+    return read(new SpanValues(slots, fieldMask), arg);
   } finally {
     for (const { key } of attributes) {
       const slot = SLOT_OF_KEY.get(key);
       if (slot !== undefined) slots[slot] = undefined;
     }
   }
+}
+
+/** The ownership hints of a span's own attributes; `fallbackUserId` when it names no user. */
+function readOwnership(values: SpanValues, teamId: string | null, fallbackUserId: string | null): OwnershipHints {
+  return {
+    teamId,
+    projectId: values.text('projectId'),
+    costCenter: values.text('costCenter'),
+    environment: values.text('environment'),
+    service: values.text('service'),
+    userId: values.text('userId') ?? fallbackUserId,
+  };
 }
 
 function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
@@ -311,14 +331,7 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
     operation,
     responseId: values.text('responseId'),
     ...usage,
-    ownership: {
-      teamId: values.text('teamId'),
-      projectId: values.text('projectId'),
-      costCenter: values.text('costCenter'),
-      environment: values.text('environment'),
-      service: values.text('service'),
-      userId: values.text('userId') ?? endUserId,
-    },
+    ownership: readOwnership(values, values.text('teamId'), endUserId),
     tokenConvention,
     tokenSource,
     reportedCostUsd: values.text('reportedCostUsd'),
@@ -353,31 +366,11 @@ export function extractSpanOwnership(span: Span): OwnershipHints | null {
     }
   }
   if (!candidate) return null;
-  const slots = SCRATCH;
-  let fieldMask = 0;
-  for (const { key, value } of attributes) {
-    const slot = SLOT_OF_KEY.get(key);
-    if (slot !== undefined && slots[slot] === undefined) {
-      slots[slot] = value;
-      fieldMask |= SLOT_FIELD_MASK[slot]!;
-    }
-  }
-  try {
-    const values = new SpanValues(slots, fieldMask);
-    const teamId = values.text('teamId');
-    if (teamId === null) return null;
-    return {
-      teamId,
-      projectId: values.text('projectId'),
-      costCenter: values.text('costCenter'),
-      environment: values.text('environment'),
-      service: values.text('service'),
-      userId: values.text('userId'),
-    };
-  } finally {
-    for (const { key } of attributes) {
-      const slot = SLOT_OF_KEY.get(key);
-      if (slot !== undefined) slots[slot] = undefined;
-    }
-  }
+  return withSpanValues(attributes, readTeamOwnership, null);
+}
+
+/** Ownership hints when the span names a team, else null. */
+function readTeamOwnership(values: SpanValues): OwnershipHints | null {
+  const teamId = values.text('teamId');
+  return teamId === null ? null : readOwnership(values, teamId, null);
 }

@@ -37,8 +37,9 @@ after(async () => {
   await ledger?.close();
 });
 
-test('@opentelemetry/instrumentation-aws-sdk: Bedrock Converse and InvokeModel give one row each', async () => {
-  const client = new bedrock.BedrockRuntimeClient({
+/** The real Bedrock runtime client, pointed at the fake provider. */
+function fakeBedrockClient(): InstanceType<typeof bedrock.BedrockRuntimeClient> {
+  return new bedrock.BedrockRuntimeClient({
     region: 'us-east-1',
     endpoint: fake.bedrockEndpoint,
     credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
@@ -46,6 +47,10 @@ test('@opentelemetry/instrumentation-aws-sdk: Bedrock Converse and InvokeModel g
     // The Bedrock runtime client defaults to HTTP/2; the fake speaks HTTP/1.1.
     requestHandler: new NodeHttpHandler(),
   });
+}
+
+test('@opentelemetry/instrumentation-aws-sdk: Bedrock Converse and InvokeModel give one row each', async () => {
+  const client = fakeBedrockClient();
   await client.send(
     new bedrock.ConverseCommand({
       modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
@@ -78,13 +83,7 @@ test('@opentelemetry/instrumentation-aws-sdk: Bedrock Converse and InvokeModel g
 });
 
 test('@opentelemetry/instrumentation-aws-sdk: Bedrock ConverseStream gives one row with the usage of its metadata event', async () => {
-  const client = new bedrock.BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint: fake.bedrockEndpoint,
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(),
-  });
+  const client = fakeBedrockClient();
   const requestsBefore = fake.requests.length;
   const response = await client.send(
     new bedrock.ConverseStreamCommand({
@@ -114,13 +113,7 @@ test('@opentelemetry/instrumentation-aws-sdk: Bedrock ConverseStream gives one r
 });
 
 test('@opentelemetry/instrumentation-aws-sdk: Bedrock InvokeModelWithResponseStream (Anthropic body) gives one row, with the output count the span reports', async () => {
-  const client = new bedrock.BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint: fake.bedrockEndpoint,
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(),
-  });
+  const client = fakeBedrockClient();
   const requestsBefore = fake.requests.length;
   const response = await client.send(
     new bedrock.InvokeModelWithResponseStreamCommand({
