@@ -1,7 +1,7 @@
 /**
  * The staging path stores repeated text once per "profile" (distinct combination of shared columns) and
  * joins it back in the INSERT. Property: whatever the text — empty, NULL, separators, digits and colons
- * that could fake the length-prefixed profile key, NUL bytes, non-ASCII — every row reads back with exactly
+ * that would fool a key built by concatenation, NUL bytes, non-ASCII — every row reads back with exactly
  * its own values, and rows that differ in one shared column never share a profile.
  */
 import assert from 'node:assert/strict';
@@ -65,6 +65,8 @@ test('combinations that concatenate alike stay apart (NULL vs "~", shifted bound
     { teamId: '1:a', model: 'b' },
     { teamId: '1', model: ':ab' },
     { teamId: '3:1:a1:b', model: null },
+    { teamId: 'NULL', model: null },
+    { teamId: null, model: 'NULL' },
   ];
   const rows = cases.map((c, i) => sampleLedgerRow({ ...c, spanId: (i + 1).toString(16).padStart(16, '0') }));
   const exporter = new DuckDbExporter({ path });

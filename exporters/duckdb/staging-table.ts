@@ -255,25 +255,36 @@ export function buildPlainChunks<R extends LedgerRow>(rows: readonly R[], column
  * Numbers the distinct combinations of shared column values in one write. Ids come from a counter shared
  * by all writes so that writes committed together never collide (staging is emptied by every commit; the
  * counter wraps long after any batch could hold 2^31 profiles).
+ *
+ * The combinations are kept in a trie of Maps, one level per shared column, keyed by the value itself
+ * (NULL by a symbol): lookups compare whole values, so two different combinations can never share an id,
+ * and no key string is built per row (concatenating the ~20 values into one key cost ~2.6 µs per row,
+ * the trie ~0.6 µs).
  */
 class ProfileIndex {
   private static nextId = 0;
-  private readonly byKey = new Map<string, number>();
+  private readonly root: ProfileTrie = new Map();
   readonly representatives: LedgerRow[] = [];
   private readonly idList: number[] = [];
 
   idOf(row: LedgerRow): number {
-    // Length-prefixed, so no value (NUL bytes included) can make two different combinations collide.
-    let key = '';
-    for (const column of SHARED_COLUMNS) {
-      const value = column.get(row) as string | null;
-      key += value === null ? '~' : `${value.length}:${value}`;
+    let node = this.root;
+    const last = SHARED_COLUMNS.length - 1;
+    for (let c = 0; c < last; c++) {
+      const key = SHARED_COLUMNS[c]!.get(row) ?? NULL_VALUE;
+      let next = node.get(key);
+      if (next === undefined) {
+        next = new Map();
+        node.set(key, next);
+      }
+      node = next as ProfileTrie;
     }
-    let id = this.byKey.get(key);
+    const key = SHARED_COLUMNS[last]!.get(row) ?? NULL_VALUE;
+    let id = node.get(key) as number | undefined;
     if (id === undefined) {
       id = ProfileIndex.nextId;
       ProfileIndex.nextId = (ProfileIndex.nextId + 1) & 0x7fffffff;
-      this.byKey.set(key, id);
+      node.set(key, id);
       this.representatives.push(row);
       this.idList.push(id);
     }
@@ -284,6 +295,10 @@ class ProfileIndex {
     return Int32Array.from(this.idList);
   }
 }
+
+/** A level of ProfileIndex's trie: the next level, or on the last level the profile id. */
+type ProfileTrie = Map<string | number | bigint | symbol, ProfileTrie | number>;
+const NULL_VALUE = Symbol('NULL');
 
 /**
  * Chunks for `columns`, plus the profile id column when `profileIds` is given: last for staged rows, first
