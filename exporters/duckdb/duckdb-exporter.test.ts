@@ -245,6 +245,23 @@ describe('DuckDbExporter.write', () => {
     ]);
   });
 
+  it('keeps committing across staging-table renewals and duplicate fallbacks (the next transaction is opened ahead)', async () => {
+    const path = newPath();
+    await withExporter(path, async (e) => {
+      // 26 × 2,048 rows crosses the renewal of the staging tables (every 50k staged rows).
+      for (let seed = 1; seed <= 26; seed++) await e.write(sampleLedgerRows(2048, {}, seed));
+      // A re-sent batch mixed with new rows: rolled back, staged again for ON CONFLICT, committed.
+      await e.write([...sampleLedgerRows(100, {}, 1), ...sampleLedgerRows(100, {}, 27)]);
+      await e.write(sampleLedgerRows(100, {}, 28));
+      assert.equal(e.stats.batches, 28);
+    });
+    const [[rows, distinct]] = (await queryFile(path, 'SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM genai_calls')) as [
+      [bigint, bigint],
+    ];
+    assert.equal(Number(rows), 26 * 2048 + 200);
+    assert.equal(Number(distinct), Number(rows));
+  });
+
   it('rejects an invalid row with PipelineError("invalid") without affecting other writes', async () => {
     const path = newPath();
     await withExporter(path, async (e) => {

@@ -263,7 +263,7 @@ export class DuckDbExporter implements Component {
       if (this.invalidatedBy !== null) {
         throw new Error(`${this.invalidatedBy}; no final checkpoint was possible`);
       }
-      // The transaction opened ahead of a next commit holds nothing; CHECKPOINT cannot run inside it.
+      // The transaction opened ahead of a next commit holds nothing: end it, so nothing is open at close.
       if (this.transactionOpen) await this.rollback(connection);
       await connection.run('CHECKPOINT');
     } catch (err) {
