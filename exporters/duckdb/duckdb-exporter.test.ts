@@ -85,10 +85,12 @@ describe('DuckDbExporter schema', () => {
       maxBatchRows: 50_000,
       checkpointThreshold: '256MB',
       threads: 1,
+      writers: 1,
       disabledCompressionMethods: ['fsst'],
     });
     assert.throws(() => DuckDbExporterConfig.parse({ pth: 'x' }));
     assert.throws(() => DuckDbExporterConfig.parse({ maxBatchRows: 0 }));
+    assert.throws(() => DuckDbExporterConfig.parse({ writers: 0 }));
     assert.throws(() => DuckDbExporterConfig.parse({ disabledCompressionMethods: ["fsst'; DROP TABLE x; --"] }));
   });
 
@@ -259,6 +261,72 @@ describe('DuckDbExporter.write', () => {
       [bigint, bigint],
     ];
     assert.equal(Number(rows), 26 * 2048 + 200);
+    assert.equal(Number(distinct), Number(rows));
+  });
+
+  it('with several writer lanes, commits a write carrying late ownership only after the earlier writes it updates', async () => {
+    for (const writers of [2, 4]) {
+      const path = newPath();
+      const batches = Array.from({ length: 6 }, (_, i) => sampleLedgerRows(512, {}, 100 + i));
+      const targets = batches.map((b) => b[7]!);
+      const exporter = new DuckDbExporter({ path, writers });
+      await exporter.start();
+      try {
+        const plain = batches.map((b) => exporter.write(b));
+        // Queued in the same tick as the rows it updates, which are still committing in other lanes.
+        const update = exporter.write([], {
+          duplicates: [],
+          moves: [],
+          ownerUpdates: targets.map((t) => ({
+            traceId: t.traceId,
+            spanId: t.spanId,
+            startMs: Number(t.startTimeUnixNano / 1_000_000n) - 1000,
+            teamId: 'late-team',
+            costCenter: 'CC-LATE',
+            projectId: null,
+            environment: null,
+            attributionSource: 'ancestor' as const,
+            attributionStatus: 'attributed' as const,
+            exceptions: [],
+          })),
+        });
+        await Promise.all([...plain, update]);
+      } finally {
+        await exporter.shutdown();
+      }
+      const updated = await queryFile(path, `SELECT count(*) FROM genai_calls WHERE team_id = 'late-team' AND cost_center = 'CC-LATE'`);
+      assert.equal(Number(updated[0]![0]), targets.length);
+      assert.equal(await count(path), 6 * 512);
+    }
+  });
+
+  it('counts a span once when two writer lanes commit it concurrently', async () => {
+    const path = newPath();
+    const exporter = new DuckDbExporter({ path, writers: 4 });
+    await exporter.start();
+    try {
+      // The same spans in several concurrent writes, plus new ones: whichever lane commits second falls back
+      // to ON CONFLICT; if the first had not committed yet, that write fails and can be retried (503).
+      const shared = sampleLedgerRows(300, {}, 200);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => exporter.write([...shared, ...sampleLedgerRows(50, {}, 300 + i)])),
+      );
+      for (const o of outcomes) {
+        if (o.status === 'rejected') assert.ok(o.reason instanceof PipelineError && o.reason.kind === 'unavailable', String(o.reason));
+      }
+      const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
+      assert.ok(accepted >= 1);
+      // Re-send what failed, as a client does.
+      for (let i = 0; i < outcomes.length; i++) {
+        if (outcomes[i]!.status === 'rejected') await exporter.write([...shared, ...sampleLedgerRows(50, {}, 300 + i)]);
+      }
+    } finally {
+      await exporter.shutdown();
+    }
+    const [[rows, distinct]] = (await queryFile(path, 'SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM genai_calls')) as [
+      [bigint, bigint],
+    ];
+    assert.equal(Number(rows), 300 + 8 * 50);
     assert.equal(Number(distinct), Number(rows));
   });
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
 import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
@@ -8,32 +8,9 @@ import { PipelineError } from '../../src/pipeline/errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
 import { ADD_MISSING_COLUMNS, createLedgerStatements, DUPLICATE_SPANS_STATEMENTS, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
 import { hasChanges, type LedgerChanges } from '../../src/model/ledger-changes.js';
-import {
-  appendMoves,
-  appendOwnerUpdates,
-  changeStatements,
-  type ChangeStatement,
-  CLEAR_CHANGES_STAGING,
-  CREATE_CHANGES_STAGING_TABLES,
-  DUPLICATE_STAGED_COLUMNS,
-  DUPLICATES_STAGING_TABLE,
-  mergeChanges,
-  MOVES_STAGING_TABLE,
-  OWNER_UPDATES_STAGING_TABLE,
-} from './ledger-changes-sql.js';
 import { readRecentLineage, type RecentLedgerSpan } from './recent-lineage.js';
-import {
-  buildPlainChunks,
-  buildStagingChunks,
-  CLEAR_STAGING,
-  CREATE_STAGING_TABLES,
-  DROP_STAGING_TABLES,
-  INSERT_FROM_STAGING,
-  INSERT_NEW_FROM_STAGING,
-  isDuplicateKeyError,
-  StagingAppenders,
-  type StagedBatch,
-} from './staging-table.js';
+import { buildStagingChunks } from './staging-table.js';
+import { type PendingWrite, WriterLane } from './writer-lane.js';
 
 export const DuckDbExporterConfig = z
   .object({
@@ -58,6 +35,16 @@ export const DuckDbExporterConfig = z
      * core for decoding; on 2 cores one DuckDB thread measured fastest (53k vs 46k spans/s at 2 threads).
      */
     threads: z.number().int().positive().max(256).default(1),
+    /**
+     * Writer connections committing side by side. DuckDB overlaps one connection's INSERT and COMMIT with
+     * another's: with the exporter alone on 2 cores, 2 writers committed 45–47k rows/s against 36–38k. But
+     * each commit then carries fewer rows and DuckDB's fixed cost per transaction is large, so DuckDB used
+     * ~40% more CPU per row, and end to end on 2 cores (where the event loop needs the other core) W1 did
+     * not gain: hence 1 by default; more can pay where cores are free. Writes that carry late changes
+     * (duplicates, moves, ownership updates) always commit alone, after every earlier write, because their
+     * UPDATEs must see the rows they change.
+     */
+    writers: z.number().int().min(1).max(8).default(1),
     /**
      * DuckDB compression methods never tried when a checkpoint writes the ledger (`disabled_compression_methods`).
      * FSST string compression is off by default: at checkpoint DuckDB analyses every candidate method per
@@ -98,25 +85,8 @@ export interface DuckDbExporterOptions {
   onWriteEvent?: (event: LedgerWriteEvent) => void;
 }
 
-/** A write waiting for its commit, with its rows already de-duplicated and built into data chunks. */
-interface PendingWrite {
-  rows: number;
-  staged: StagedBatch;
-  /** Duplicates, moves and late ownership (null in the common case: only new billed rows). */
-  changes: LedgerChanges | null;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 /** Seconds a client is asked to wait after a storage failure or during shutdown. */
 const RETRY_AFTER_SECONDS = 1;
-/**
- * Rows staged before the TEMP staging table is dropped and created afresh. DuckDB keeps the storage of rows
- * removed with DELETE in a temp table (measured: ~120 MiB still held after 180k rows staged and deleted), so
- * without this the server's memory grew with every row it ever wrote (docs/reliability.md, soak).
- */
-const RECREATE_STAGING_AFTER_ROWS = 50_000;
-
 /** Least time between two attempts to reopen an invalidated database. */
 const REOPEN_INTERVAL_MS = 1000;
 /** DuckDB's words for an error after which the database instance cannot be used any more. */
@@ -125,8 +95,10 @@ const MAX_MONEY_PICO_USD = 10n ** 18n; // DECIMAL(18,12) holds |x| < 10^6 USD = 
 
 /**
  * The ledger writer. `write()` resolves only when its rows are committed; concurrent writes are
- * group-committed: one loop takes everything queued (up to `maxBatchRows`), stages it, moves it into
- * `genai_calls` in one transaction, commits, and settles all those writes together.
+ * group-committed: each writer lane (one DuckDB connection, `writers` of them) takes its share of what is
+ * queued (up to `maxBatchRows`), stages it, moves it into `genai_calls` in one transaction, commits, and
+ * settles those writes together. A write that carries changes waits until every earlier write has
+ * committed and then commits with no other lane active (see `takeBatch`).
  *
  * Durability: DuckDB writes and fsyncs its write-ahead log when a transaction commits (there is no setting
  * to relax this in DuckDB 1.5, and we do not want one); the WAL is folded into the database file by DuckDB's
@@ -135,15 +107,13 @@ const MAX_MONEY_PICO_USD = 10n ** 18n; // DECIMAL(18,12) holds |x| < 10^6 USD = 
 export class DuckDbExporter implements Component {
   readonly config: DuckDbExporterConfig;
   private instance: DuckDBInstance | null = null;
-  private connection: DuckDBConnection | null = null;
-  private appender: StagingAppenders | null = null;
-  /** Appenders of the changes' staging tables, opened on first use. */
-  private changeAppenders: Map<string, DuckDBAppender> | null = null;
+  private readonly lanes: WriterLane[];
+  /** A batch with changes is committing: no other lane may start one. */
+  private exclusive = false;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private accepting = false;
   private queue: PendingWrite[] = [];
-  private loop: Promise<void> | null = null;
   private committedBatches = 0;
   private committedRows = 0;
 
@@ -152,19 +122,13 @@ export class DuckDbExporter implements Component {
   /** Set when DuckDB invalidated the database: the error that did it. */
   private invalidatedBy: string | null = null;
   private nextReopenAt = 0;
-  /** Rows staged since the staging table was created. */
-  private stagedRows = 0;
-  /**
-   * True while the connection holds a transaction opened ahead of the next commit (see `commit`). Nothing
-   * is written in it until that commit stages its rows.
-   */
-  private transactionOpen = false;
 
   constructor(
     config: DuckDbExporterConfigInput = {},
     private readonly options: DuckDbExporterOptions = {},
   ) {
     this.config = DuckDbExporterConfig.parse(config);
+    this.lanes = Array.from({ length: this.config.writers }, () => new WriterLane());
   }
 
   get path(): string {
@@ -232,9 +196,9 @@ export class DuckDbExporter implements Component {
       ...(this.config.memoryLimit === undefined ? {} : { memory_limit: this.config.memoryLimit }),
     });
     try {
-      const connection = await instance.connect();
       this.instance = instance;
-      this.connection = connection;
+      const connection = await instance.connect();
+      await this.lanes[0]!.attach(connection);
       // Not accepted as an instance option by DuckDB 1.5, so set it on the connection (it is global). The
       // names are checked by the config schema to be bare lowercase words.
       await connection.run(`SET disabled_compression_methods = '${this.config.disabledCompressionMethods.join(',')}'`);
@@ -244,9 +208,7 @@ export class DuckDbExporter implements Component {
         // Views belong to genai-ledger: refresh them so a newer version's definitions apply.
         await inTransaction(connection, [...ADD_MISSING_COLUMNS, ...LEDGER_VIEWS, ...DUPLICATE_SPANS_STATEMENTS]);
       }
-      for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
-      for (const ddl of CREATE_CHANGES_STAGING_TABLES) await connection.run(ddl);
-      this.appender = await StagingAppenders.open(connection);
+      for (const lane of this.lanes.slice(1)) await lane.attach(await instance.connect());
     } catch (err) {
       this.release();
       throw err;
@@ -256,15 +218,17 @@ export class DuckDbExporter implements Component {
   private async close(): Promise<void> {
     this.accepting = false;
     if (this.starting) await this.starting.catch(() => undefined);
-    while (this.loop) await this.loop;
-    const connection = this.connection;
+    for (let busy = this.lanes.filter((l) => l.loop !== null); busy.length > 0; busy = this.lanes.filter((l) => l.loop !== null)) {
+      await Promise.all(busy.map((l) => l.loop));
+    }
+    const connection = this.lanes[0]!.openConnection;
     if (!connection) return;
     try {
       if (this.invalidatedBy !== null) {
         throw new Error(`${this.invalidatedBy}; no final checkpoint was possible`);
       }
-      // The transaction opened ahead of a next commit holds nothing: end it, so nothing is open at close.
-      if (this.transactionOpen) await this.rollback(connection);
+      // The transactions opened ahead of next commits hold nothing: end them, so nothing is open at close.
+      for (const lane of this.lanes) await lane.rollback();
       await connection.run('CHECKPOINT');
     } catch (err) {
       throw new Error(
@@ -278,43 +242,40 @@ export class DuckDbExporter implements Component {
   }
 
   private release(): void {
-    this.closeChangeAppenders();
-    try {
-      this.appender?.close();
-    } catch {
-      // The appender holds only staging rows, which are cleared anyway.
-    }
-    this.connection?.closeSync();
+    for (const lane of this.lanes) lane.release();
     this.instance?.closeSync();
-    this.appender = null;
-    this.connection = null;
     this.instance = null;
-    this.transactionOpen = false;
   }
 
   // ---- group commit ----------------------------------------------------------------------------
 
+  /** Starts every idle lane that has something it may take (see `takeBatch`). */
   private kick(): void {
-    if (this.loop) return;
-    // Start on the next microtask so writes issued in the same tick join the first batch.
-    this.loop = Promise.resolve()
-      .then(() => this.drain())
-      .finally(() => {
-        this.loop = null;
-        if (this.queue.length > 0) this.kick();
-      });
+    for (const lane of this.lanes) {
+      // Only a lane that may take something: a lane started to find nothing would restart itself forever.
+      if (lane.loop !== null || !this.mayTake(lane)) continue;
+      // Start on the next microtask so writes issued in the same tick join the first batches.
+      lane.loop = Promise.resolve()
+        .then(() => this.drain(lane))
+        .finally(() => {
+          lane.loop = null;
+          if (this.queue.length > 0) this.kick();
+        });
+    }
   }
 
   /**
-   * The writer loop: takes everything queued (up to maxBatchRows), commits it as one transaction, and
-   * settles those writes; writes that arrive meanwhile form the next batch.
+   * A lane's loop: takes a batch (see `takeBatch`), commits it as one transaction and settles its writes,
+   * until there is nothing it may take.
    */
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const writes = this.takeBatch();
+  private async drain(lane: WriterLane): Promise<void> {
+    for (let writes = this.takeBatch(lane); writes !== null; writes = this.takeBatch(lane)) {
+      lane.committing = true;
       try {
         await this.reopenIfInvalidated();
-        await this.commit(writes);
+        await lane.commit(writes);
+        this.committedBatches++;
+        for (const w of writes) this.committedRows += w.rows;
         if (this.failedBatches > 0) {
           this.options.onWriteEvent?.({ kind: 'recovered', failedBatches: this.failedBatches });
           this.failedBatches = 0;
@@ -333,14 +294,56 @@ export class DuckDbExporter implements Component {
           cause: err,
         });
         for (const w of writes) w.reject(failure);
+      } finally {
+        lane.committing = false;
+        // Only a batch that starts with a write carrying changes was taken exclusively.
+        if (writes[0]!.changes !== null) this.exclusive = false;
       }
+      // Other lanes may have stopped at the barrier this batch held.
+      this.kick();
     }
+  }
+
+  /**
+   * What `lane` may commit now, oldest writes first, or null:
+   * - nothing while a batch with changes is committing;
+   * - a write with changes only once no other lane is committing; it then commits with the writes after it
+   *   (up to maxBatchRows) while the other lanes wait. Its moves and ownership UPDATEs touch rows of earlier
+   *   writes, which must be committed for the UPDATEs to see them;
+   * - otherwise whole writes without changes, stopping before one with changes: a share of what is queued
+   *   when other lanes are idle (so they commit the rest alongside), everything up to maxBatchRows if not;
+   * - nothing while the database is invalidated and another lane is still committing (reopening it closes
+   *   every connection).
+   */
+  private takeBatch(lane: WriterLane): PendingWrite[] | null {
+    if (!this.mayTake(lane)) return null;
+    const limit = this.config.maxBatchRows;
+    if (this.queue[0]!.changes !== null) {
+      this.exclusive = true;
+      return this.queue.splice(0, countWithin(this.queue, limit, () => true));
+    }
+    let plainRows = 0;
+    for (const w of this.queue) {
+      if (w.changes !== null) break;
+      plainRows += w.rows;
+    }
+    const idleLanes = this.lanes.filter((l) => !l.committing).length;
+    const share = Math.min(limit, Math.ceil(plainRows / Math.max(1, idleLanes)));
+    return this.queue.splice(0, countWithin(this.queue, share, (w) => w.changes === null));
+  }
+
+  /** Whether `takeBatch(lane)` would return a batch now (no side effects). */
+  private mayTake(lane: WriterLane): boolean {
+    const head = this.queue[0];
+    if (head === undefined || this.exclusive) return false;
+    const othersCommitting = this.lanes.some((l) => l !== lane && l.committing);
+    return !othersCommitting || (head.changes === null && this.invalidatedBy === null);
   }
 
   /**
    * After DuckDB invalidated the database, closes it and opens the file again (replaying the WAL, which
    * holds every acknowledged row), at most once every REOPEN_INTERVAL_MS; in between, commits fail at once
-   * with the reason. Runs in the writer loop, so no commit overlaps it.
+   * with the reason. Runs in a writer loop while no other lane is committing (`takeBatch` sees to that).
    */
   private async reopenIfInvalidated(): Promise<void> {
     if (this.invalidatedBy === null) return;
@@ -355,151 +358,14 @@ export class DuckDbExporter implements Component {
     this.invalidatedBy = null;
   }
 
-  /** Whole writes, oldest first, up to maxBatchRows rows (always at least one write). */
-  private takeBatch(): PendingWrite[] {
-    let rows = 0;
-    let n = 0;
-    while (n < this.queue.length) {
-      const size = this.queue[n]!.rows;
-      if (n > 0 && rows + size > this.config.maxBatchRows) break;
-      rows += size;
-      n++;
-    }
-    return this.queue.splice(0, n);
-  }
-
-  /**
-   * Stages the batch and moves it into the ledger in one transaction. The staging append runs inside that
-   * transaction: the staged rows then live only in the transaction's local storage and are never committed
-   * to the TEMP tables (measured ~1.4 µs less main-thread time per row than an auto-committed append, and a
-   * cheaper INSERT). A batch that hits an existing (trace_id, span_id) is rolled back and staged again for
-   * the ON CONFLICT form; the chunks were kept for that.
-   *
-   * The statement that commits also opens the next batch's transaction, so a commit is one append and one
-   * call to DuckDB's thread. A separate BEGIN was a second round trip per commit (0.7–1.6 ms measured),
-   * and its answer waited for an event loop busy decoding the next requests.
-   */
-  private async commit(writes: readonly PendingWrite[]): Promise<void> {
-    const connection = this.connection;
-    if (!connection || !this.appender) throw new Error('the ledger is closed');
-    const attempt = async (insert: string): Promise<void> => {
-      if (!this.transactionOpen) {
-        await connection.run('BEGIN TRANSACTION');
-        this.transactionOpen = true;
-      }
-      try {
-        if (!this.appender) throw new Error('the ledger is closed');
-        this.appender.append(writes.map((w) => w.staged));
-        const changes = await this.stageChanges(connection, writes);
-        // The common case (new rows only) is one round trip; changes bind a parameter, so statement by statement.
-        if (changes.length === 0) await connection.run([insert, ...CLEAR_STAGING, 'COMMIT', 'BEGIN TRANSACTION'].join(';\n'));
-        else await runChangesAndCommit(connection, insert, changes);
-      } catch (err) {
-        await this.rollback(connection);
-        throw err;
-      }
-    };
-    try {
-      try {
-        await attempt(INSERT_FROM_STAGING);
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-        await attempt(INSERT_NEW_FROM_STAGING);
-      }
-      this.committedBatches++;
-      for (const w of writes) {
-        this.committedRows += w.rows;
-        this.stagedRows += w.rows;
-      }
-    } catch (err) {
-      await this.resetStaging(connection);
-      throw err;
-    }
-    if (this.stagedRows >= RECREATE_STAGING_AFTER_ROWS) await this.resetStaging(connection);
-  }
-
-  /** Ends the open transaction, if any, without keeping anything it staged. */
-  private async rollback(connection: DuckDBConnection): Promise<void> {
-    this.transactionOpen = false;
-    await connection.run('ROLLBACK').catch(() => undefined);
-  }
-
-  /**
-   * Stages the batch's duplicates, moves and ownership updates (merged over its writes, the last change to
-   * a key winning) and returns the statements that apply them; none for a batch of plain new rows.
-   */
-  private async stageChanges(connection: DuckDBConnection, writes: readonly PendingWrite[]): Promise<ChangeStatement[]> {
-    const all: LedgerChanges[] = [];
-    for (const w of writes) if (w.changes !== null) all.push(w.changes);
-    if (all.length === 0) return [];
-    const { duplicates, moves, ownerUpdates } = mergeChanges(all);
-    if (duplicates.length > 0) {
-      const appender = await this.changeAppender(connection, DUPLICATES_STAGING_TABLE);
-      for (const chunk of buildPlainChunks(duplicates, DUPLICATE_STAGED_COLUMNS)) appender.appendDataChunk(chunk);
-      appender.flushSync();
-    }
-    if (moves.length > 0) appendMoves(await this.changeAppender(connection, MOVES_STAGING_TABLE), moves);
-    if (ownerUpdates.length > 0) appendOwnerUpdates(await this.changeAppender(connection, OWNER_UPDATES_STAGING_TABLE), ownerUpdates);
-    let oldestStartMs = Infinity;
-    for (const m of moves) oldestStartMs = Math.min(oldestStartMs, m.startMs);
-    for (const u of ownerUpdates) oldestStartMs = Math.min(oldestStartMs, u.startMs);
-    const staged = { duplicates: duplicates.length > 0, moves: moves.length > 0, ownerUpdates: ownerUpdates.length > 0 };
-    return changeStatements(staged, Number.isFinite(oldestStartMs) ? oldestStartMs : 0);
-  }
-
-  private async changeAppender(connection: DuckDBConnection, table: string): Promise<DuckDBAppender> {
-    this.changeAppenders ??= new Map();
-    let appender = this.changeAppenders.get(table);
-    if (appender === undefined) {
-      appender = await connection.createAppender(table, 'main', 'temp');
-      this.changeAppenders.set(table, appender);
-    }
-    return appender;
-  }
-
-  private closeChangeAppenders(): void {
-    for (const appender of this.changeAppenders?.values() ?? []) {
-      try {
-        appender.closeSync();
-      } catch {
-        // Holds only staging rows, which are cleared anyway.
-      }
-    }
-    this.changeAppenders = null;
-  }
-
   /**
    * The GenAI spans of the last `windowSeconds` (billed and duplicates, newest last, at most `limit`), for
    * the trace index to be rebuilt after a restart. Call after start, before the first write.
    */
   async recentLineage(windowSeconds: number, limit: number): Promise<RecentLedgerSpan[]> {
-    if (!this.connection) throw new Error('the ledger is not open');
-    return readRecentLineage(this.connection, windowSeconds, limit);
-  }
-
-  /**
-   * A fresh, empty staging table and appender: after a failure (the appender may hold half a batch) and every
-   * RECREATE_STAGING_AFTER_ROWS rows (dropping the table is what gives its memory back).
-   */
-  private async resetStaging(connection: DuckDBConnection): Promise<void> {
-    this.closeChangeAppenders();
-    try {
-      this.appender?.close();
-    } catch {
-      // Already failed; it is replaced below.
-    }
-    this.appender = null;
-    this.stagedRows = 0;
-    try {
-      // Outside any transaction: the one opened ahead of the next commit holds nothing yet.
-      if (this.transactionOpen) await this.rollback(connection);
-      for (const clear of CLEAR_CHANGES_STAGING) await connection.run(clear);
-      for (const statement of DROP_STAGING_TABLES) await connection.run(statement);
-      for (const statement of CREATE_STAGING_TABLES) await connection.run(statement);
-      this.appender = await StagingAppenders.open(connection);
-    } catch {
-      // The database itself is failing; the next commit reports it.
-    }
+    const connection = this.lanes[0]!.openConnection;
+    if (!connection) throw new Error('the ledger is not open');
+    return readRecentLineage(connection, windowSeconds, limit);
   }
 }
 
@@ -579,14 +445,19 @@ async function inTransaction(connection: DuckDBConnection, statements: readonly 
 }
 
 /**
- * Inside an open transaction: the billed rows' INSERT, the changes, the staging cleanup, COMMIT, and the
- * next commit's BEGIN.
+ * How many writes from the head of `queue` fit in `maxRows` rows (at least one, if the first is eligible),
+ * stopping at the first write `eligible` refuses.
  */
-async function runChangesAndCommit(connection: DuckDBConnection, insert: string, changes: readonly ChangeStatement[]): Promise<void> {
-  await connection.run(insert);
-  for (const { sql, params } of changes) await connection.run(sql, params.length === 0 ? undefined : params);
-  for (const statement of CLEAR_STAGING) await connection.run(statement);
-  await connection.run('COMMIT;\nBEGIN TRANSACTION');
+function countWithin(queue: readonly PendingWrite[], maxRows: number, eligible: (w: PendingWrite) => boolean): number {
+  let rows = 0;
+  let n = 0;
+  while (n < queue.length && eligible(queue[n]!)) {
+    const size = queue[n]!.rows;
+    if (n > 0 && rows + size > maxRows) break;
+    rows += size;
+    n++;
+  }
+  return n;
 }
 
 /** Rows in order without repeated (trace_id, span_id): the first occurrence wins. */
