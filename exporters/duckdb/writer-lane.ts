@@ -64,7 +64,7 @@ export class WriterLane {
   /** True from taking a batch until its writes are settled (the exporter's barrier reads it). */
   committing = false;
 
-  /** Takes `connection` (on an open ledger) and creates the lane's staging tables on it. */
+  /** Takes `connection` (to the ledger database) and creates the lane's TEMP staging tables on it. */
   async attach(connection: DuckDBConnection): Promise<void> {
     this.connection = connection;
     this.stagedRows = 0;
