@@ -25,6 +25,8 @@ export interface Kill9Options {
   upMs: [number, number];
   /** Share of requests that re-send an already acknowledged batch (a client retry after a lost answer). */
   resendShare: number;
+  /** Extra arguments for every `genai-ledger serve` incarnation (e.g. `--config FILE`). */
+  serverArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -66,7 +68,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
   const acknowledgedByTransport = { http: 0, grpc: 0 };
   let requestsResent = 0;
   let refusedRequests = 0;
-  let server: ServerProcess = await startServer({ db, httpPort, grpcPort });
+  let server: ServerProcess = await startServer({ db, httpPort, grpcPort, args: options.serverArgs ?? [] });
   const client = new RetryingOtlpClient(() => server.httpUrl, {
     maxAttempts: 10_000,
     initialBackoffMs: 20,
@@ -120,7 +122,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Report> {
       const how = await server.exited;
       if (how !== 'SIGKILL') throw new Error(`server exited on its own (${how}) before kill ${kill}:\n${server.output()}`);
       log(`kill ${kill}: ${acknowledged.size} spans acknowledged so far`);
-      server = await startServer({ db, httpPort, grpcPort });
+      server = await startServer({ db, httpPort, grpcPort, args: options.serverArgs ?? [] });
     }
     // Let the last incarnation acknowledge some work, then stop the load and drain every worker's batch.
     const ackedAtStart = requestsAcknowledged;
