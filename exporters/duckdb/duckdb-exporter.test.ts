@@ -300,7 +300,7 @@ describe('DuckDbExporter.write', () => {
     }
   });
 
-  it('counts a span once when two writer lanes commit it concurrently', async () => {
+  it('counts a span once when several writer lanes commit it concurrently', async () => {
     const path = newPath();
     const exporter = new DuckDbExporter({ path, writers: 4 });
     await exporter.start();
