@@ -9,29 +9,13 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { AnyValue, Span } from '../src/model/otlp.js';
+import { keyValues, testSpan } from '../src/model/testing/test-span.js';
 import { extractGenAiCall as current } from '../processors/genai/extract-genai-call.js';
 
 const ITERATIONS = Number(process.env['BENCH_ITERATIONS'] ?? 200_000);
 
 function span(attributes: Record<string, AnyValue>): Span {
-  return {
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
-    name: 'span',
-    kind: 3,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes: Object.entries(attributes).map(([key, value]) => ({ key, value })),
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  return testSpan({ name: 'span', startTimeUnixNano: 1n, endTimeUnixNano: 2n, attributes: keyValues(attributes) });
 }
 
 const CASES: [string, Span][] = [

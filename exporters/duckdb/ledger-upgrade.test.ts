@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DuckDbExporter } from './duckdb-exporter.js';
 import { LEDGER_COLUMNS } from './schema.js';
-import { queryFile, tempDir } from './testing/ledger-test-utils.js';
+import { queryFile, tempDir, writeLedgerRows } from './testing/ledger-test-utils.js';
 import { sampleLedgerRow } from './testing/sample-rows.js';
 
 let dir: string;
@@ -17,20 +16,10 @@ let cleanup: () => Promise<void>;
 before(async () => ({ dir, cleanup } = await tempDir()));
 after(() => cleanup());
 
-async function writeRows(path: string, rows: Parameters<DuckDbExporter['write']>[0]): Promise<void> {
-  const exporter = new DuckDbExporter({ path });
-  await exporter.start();
-  try {
-    await exporter.write(rows);
-  } finally {
-    await exporter.shutdown();
-  }
-}
-
 test('opening a ledger without the later columns adds them; old rows read NULL, new rows carry values', async () => {
   const path = join(dir, 'old-ledger.duckdb');
   // A ledger as the first release wrote it: today's schema minus the columns added since.
-  await writeRows(path, [sampleLedgerRow({ spanId: '1111111111111111' })]);
+  await writeLedgerRows(path, [sampleLedgerRow({ spanId: '1111111111111111' })]);
   {
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
@@ -46,7 +35,7 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
   const before = await queryFile(path, `SELECT count(*) FROM duckdb_columns() WHERE table_name = 'genai_calls' AND column_name LIKE 'token_%'`);
   assert.equal(Number(before[0]![0]), 0);
 
-  await writeRows(path, [
+  await writeLedgerRows(path, [
     sampleLedgerRow({
       spanId: '2222222222222222',
       tokenConvention: 'input_excludes_cache',
@@ -73,6 +62,6 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
   // The counted-once table and view are created on open too.
   assert.equal(Number((await queryFile(path, 'SELECT count(*) FROM genai_all_spans'))[0]![0]), 2);
   // Opening it again is a no-op.
-  await writeRows(path, []);
+  await writeLedgerRows(path, []);
   assert.equal(Number((await queryFile(path, 'SELECT count(*) FROM genai_calls'))[0]![0]), 2);
 });

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
-import { DuckDbExporter } from './duckdb-exporter.js';
 import { createLedgerStatements, LEDGER_COLUMNS } from './schema.js';
-import { queryFile, tempDir } from './testing/ledger-test-utils.js';
+import { queryFile, tempDir, writeLedgerRows } from './testing/ledger-test-utils.js';
 import { sampleLedgerRow } from './testing/sample-rows.js';
 
 const NEW_COLUMNS = [
@@ -24,23 +23,17 @@ const NEW_COLUMNS = [
 ];
 
 async function write(path: string): Promise<void> {
-  const exporter = new DuckDbExporter({ path });
-  await exporter.start();
-  try {
-    await exporter.write([
-      sampleLedgerRow({
-        cacheWrite1hTokens: 60,
-        serviceTier: 'batch',
-        reportedCostPicoUsd: 123_000_000_001n,
-        cacheWrite1hCostPicoUsd: 300_000n,
-        reasoningCostPicoUsd: 3_000_000n,
-        inputAudioTokens: 40,
-        outputAudioTokens: 30,
-      }),
-    ]);
-  } finally {
-    await exporter.shutdown();
-  }
+  await writeLedgerRows(path, [
+    sampleLedgerRow({
+      cacheWrite1hTokens: 60,
+      serviceTier: 'batch',
+      reportedCostPicoUsd: 123_000_000_001n,
+      cacheWrite1hCostPicoUsd: 300_000n,
+      reasoningCostPicoUsd: 3_000_000n,
+      inputAudioTokens: 40,
+      outputAudioTokens: 30,
+    }),
+  ]);
 }
 
 const SELECT = `SELECT cache_write_1h_tokens, service_tier, reported_cost_usd::VARCHAR, cache_write_1h_cost_usd::VARCHAR,

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBDecimalValue } from '@duckdb/node-api';
-import { DuckDbExporter } from './duckdb-exporter.js';
 import { runReadOnlyQuery } from './read-only-query.js';
-import { snapshot, tempDir } from './testing/ledger-test-utils.js';
+import { snapshot, tempDir, writeLedgerRows } from './testing/ledger-test-utils.js';
 import { sampleLedgerRows } from './testing/sample-rows.js';
 
 let dir: string;
@@ -14,10 +13,7 @@ let ledger: string;
 before(async () => {
   ({ dir, cleanup } = await tempDir());
   ledger = join(dir, 'ledger.duckdb');
-  const exporter = new DuckDbExporter({ path: ledger });
-  await exporter.start();
-  await exporter.write(sampleLedgerRows(5));
-  await exporter.shutdown();
+  await writeLedgerRows(ledger, sampleLedgerRows(5));
 });
 after(() => cleanup());
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { LedgerRow } from '../../src/model/ledger-row.js';
 import { DuckDbExporter } from './duckdb-exporter.js';
-import { queryFile, tempDir } from './testing/ledger-test-utils.js';
+import { queryFile, tempDir, writeLedgerRows } from './testing/ledger-test-utils.js';
 import { sampleLedgerRow } from './testing/sample-rows.js';
 
 let dir: string;
@@ -69,13 +69,7 @@ test('combinations that concatenate alike stay apart (NULL vs "~", shifted bound
     { teamId: null, model: 'NULL' },
   ];
   const rows = cases.map((c, i) => sampleLedgerRow({ ...c, spanId: (i + 1).toString(16).padStart(16, '0') }));
-  const exporter = new DuckDbExporter({ path });
-  await exporter.start();
-  try {
-    await exporter.write(rows);
-  } finally {
-    await exporter.shutdown();
-  }
+  await writeLedgerRows(path, rows);
   const stored = await queryFile(path, 'SELECT team_id, model FROM genai_calls ORDER BY span_id');
   assert.deepEqual(
     stored,

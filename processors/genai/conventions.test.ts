@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../src/model/otlp.js';
+import { keyValues, testSpan } from '../../src/model/testing/test-span.js';
 import { extractGenAiCall, type ScopeInfo, type TokenUsage } from './extract-genai-call.js';
 import { COUNT_FIELDS } from './attribute-keys.js';
 import { decimalText } from './decimal-text.js';
@@ -10,24 +11,7 @@ import { normalizeProvider } from './provider-names.js';
 import { parsePythonLiteral, structuredAt, structuredValue } from './structured-value.js';
 
 function span(attributes: Record<string, AnyValue>): Span {
-  return {
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
-    name: 'call',
-    kind: 3,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
-    endTimeUnixNano: 1_700_000_001_000_000_000n,
-    attributes: Object.entries(attributes).map(([key, value]) => ({ key, value })),
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  return testSpan({ attributes: keyValues(attributes) });
 }
 
 test('python repr text parses leniently; what does not parse is absent, never an error', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../src/model/otlp.js';
+import { testSpan } from '../../src/model/testing/test-span.js';
 import { extractGenAiCall, type TokenUsage } from './extract-genai-call.js';
 import { normalizeTokenUsage, parseTokenCount } from './normalize-tokens.js';
 import { normalizeOperation, normalizeProvider } from './provider-names.js';
@@ -31,24 +32,7 @@ function toAnyValue(json: unknown): AnyValue {
 }
 
 function makeSpan(name: string, attributes: KeyValue[]): Span {
-  return {
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
-    name,
-    kind: 3,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
-    endTimeUnixNano: 1_700_000_001_000_000_000n,
-    attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  return testSpan({ name, attributes });
 }
 
 function spanFromJson(json: { name?: string; attributes?: Record<string, unknown> }): Span {

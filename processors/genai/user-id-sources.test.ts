@@ -4,33 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AnyValue, KeyValue, Span } from '../../src/model/otlp.js';
+import type { AnyValue, Span } from '../../src/model/otlp.js';
+import { keyValues, testSpan } from '../../src/model/testing/test-span.js';
 import { extractGenAiCall } from './extract-genai-call.js';
 
 function span(attributes: Record<string, AnyValue>): Span {
-  const kv: KeyValue[] = [
-    { key: 'gen_ai.provider.name', value: 'openai' },
-    { key: 'gen_ai.request.model', value: 'gpt-4o-mini' },
-    ...Object.entries(attributes).map(([key, value]) => ({ key, value })),
-  ];
-  return {
-    traceId: '1'.repeat(32),
-    spanId: '2'.repeat(16),
-    traceState: '',
-    parentSpanId: '',
-    flags: 0,
+  return testSpan({
     name: 'chat',
-    kind: 3,
-    startTimeUnixNano: 0n,
-    endTimeUnixNano: 0n,
-    attributes: kv,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+    attributes: keyValues({ 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini', ...attributes }),
+  });
 }
 
 const userIdOf = (attributes: Record<string, AnyValue>) => extractGenAiCall(span(attributes))?.ownership.userId;

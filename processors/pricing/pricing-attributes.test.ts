@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import type { KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
+import { testSpan } from '../../src/model/testing/test-span.js';
 import { LedgerProcessor } from '../../src/pipeline/ledger-processor.js';
 import { Attributor } from '../attribution/attributor.js';
 import { costMismatchThresholds, CostMismatchConfig, isCostMismatch } from './cost-mismatch.js';
@@ -55,24 +56,12 @@ describe('pricing attributes', () => {
 });
 
 function span(attributes: KeyValue[]): Span {
-  return {
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
+  return testSpan({
     name: 'chat',
-    kind: 3,
     startTimeUnixNano: BigInt(Date.parse('2025-06-15T12:00:00Z')) * 1_000_000n,
     endTimeUnixNano: BigInt(Date.parse('2025-06-15T12:00:01Z')) * 1_000_000n,
     attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  });
 }
 
 const request = (attributes: KeyValue[]): TraceRequest => ({

@@ -217,6 +217,14 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       requests.push({ path: `/model/${modelId}/${bedrockRoute[2] ?? ''}`, model: modelId, stream: false });
       const cacheRead = usage.cacheReadInputTokens ?? 0;
       const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+      // The Converse APIs' usage block, in Converse and in ConverseStream's final `metadata` event.
+      const converseUsage = {
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        totalTokens: usage.inputTokens + usage.outputTokens + cacheRead + cacheWrite,
+        cacheReadInputTokens: cacheRead,
+        cacheWriteInputTokens: cacheWrite,
+      };
       if (bedrockRoute[2] === 'converse-stream') {
         // ConverseStream answers in the AWS event-stream binary framing, usage in the final `metadata` event.
         return awsEventStream(res, [
@@ -227,13 +235,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
           [
             'metadata',
             {
-              usage: {
-                inputTokens: usage.inputTokens,
-                outputTokens: usage.outputTokens,
-                totalTokens: usage.inputTokens + usage.outputTokens + cacheRead + cacheWrite,
-                cacheReadInputTokens: cacheRead,
-                cacheWriteInputTokens: cacheWrite,
-              },
+              usage: converseUsage,
               metrics: { latencyMs: 12 },
             },
           ],
@@ -259,13 +261,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
         return json(res, {
           output: { message: { role: 'assistant', content: [{ text: 'Hello from the fake.' }] } },
           stopReason: 'end_turn',
-          usage: {
-            inputTokens: usage.inputTokens,
-            outputTokens: usage.outputTokens,
-            totalTokens: usage.inputTokens + usage.outputTokens + cacheRead + cacheWrite,
-            cacheReadInputTokens: cacheRead,
-            cacheWriteInputTokens: cacheWrite,
-          },
+          usage: converseUsage,
           metrics: { latencyMs: 12 },
         });
       }

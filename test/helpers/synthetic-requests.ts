@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
+import { testSpan } from '../../src/model/testing/test-span.js';
 
 /**
  * Synthetic OTLP requests shaped like real instrumented traffic, for receiver tests and the benchmark:
@@ -32,24 +33,7 @@ const kv = (key: string, value: KeyValue['value']): KeyValue => ({ key, value })
 
 function baseSpan(traceId: string, name: string, kind: number, attributes: KeyValue[], parentSpanId = ''): Span {
   const start = BigInt(Date.now()) * 1_000_000n + BigInt(counter++ % 1_000_000);
-  return {
-    traceId,
-    spanId: hex(8),
-    traceState: '',
-    parentSpanId,
-    flags: 1,
-    name,
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + 850_000_000n,
-    attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  return testSpan({ traceId, spanId: hex(8), parentSpanId, name, kind, startTimeUnixNano: start, endTimeUnixNano: start + 850_000_000n, attributes });
 }
 
 export function genAiSpan(traceId: string, i: number, parentSpanId = ''): Span {

@@ -23,7 +23,7 @@ import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { RawGrpcClient } from './grpc-raw-client.js';
 import { knownSpanRequest, KnownSpanSource, spanKey, type KnownSpan } from './known-spans.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { postTraces, startServer, type ServerProcess } from './server-process.js';
 
 const BATCH = 50;
 
@@ -37,13 +37,7 @@ interface Sent {
 }
 
 async function post(server: ServerProcess, spans: KnownSpan[]): Promise<{ status: number; retryAfter: string | null; body: string }> {
-  const res = await fetch(`${server.httpUrl}/v1/traces`, {
-    method: 'POST',
-    body: encodeTraceRequestProtobuf(knownSpanRequest(spans, 'disk-full-svc')),
-    headers: { 'content-type': 'application/x-protobuf' },
-  });
-  const body = Buffer.from(await res.arrayBuffer()).toString('latin1');
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
+  return postTraces(server.httpUrl, knownSpanRequest(spans, 'disk-full-svc'));
 }
 
 /** Sends fresh batches until `failures` in a row were refused (or `maxBatches` were sent). */

@@ -11,6 +11,7 @@ import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-
 import { encodeTraceRequestJson } from '../../receivers/otlp/testing/encode-json.js';
 import { MAX_LEDGER_TEXT_CHARS } from '../../src/pipeline/bound-text.js';
 import { knownSpanRequest, KnownSpanSource } from './known-spans.js';
+import { postTraces } from './server-process.js';
 
 const HOSTILE = [
   `'); DROP TABLE genai_calls; --`,
@@ -76,13 +77,7 @@ test('megabyte attribute values are stored cut to MAX_LEDGER_TEXT_CHARS', async 
     const s = request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
     s.name = huge;
     s.attributes = s.attributes.map((a) => (a.key === 'gen_ai.request.model' || a.key === 'team_id' ? { key: a.key, value: huge } : a));
-    const res = await fetch(`${server.httpUrl}/v1/traces`, {
-      method: 'POST',
-      body: encodeTraceRequestProtobuf(request),
-      headers: { 'content-type': 'application/x-protobuf' },
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
+    assert.equal((await postTraces(server.httpUrl, request)).status, 200);
     await server.server.shutdown();
     const [row] = await readLedgerRows(server.dbPath);
     for (const column of ['model', 'team_id', 'service', 'span_name'] as const) {

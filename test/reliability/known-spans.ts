@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
+import { testSpan } from '../../src/model/testing/test-span.js';
 
 /**
  * GenAI spans whose ids and token counts the test knows in advance, so the ledger can be checked span by
@@ -46,31 +47,23 @@ export function knownSpanRequest(spans: readonly KnownSpan[], service = 'kill9-s
         scopeSpans: [
           {
             scope: { name: 'reliability-test', version: '1', attributes: [], droppedAttributesCount: 0 },
-            spans: spans.map((s): Span => ({
-              traceId: s.traceId,
-              spanId: s.spanId,
-              traceState: '',
-              parentSpanId: '',
-              flags: 1,
-              name: 'chat gpt-4o-mini',
-              kind: 3,
-              startTimeUnixNano: now,
-              endTimeUnixNano: now + 500_000_000n,
-              attributes: [
-                kv('gen_ai.operation.name', 'chat'),
-                kv('gen_ai.provider.name', 'openai'),
-                kv('gen_ai.request.model', 'gpt-4o-mini'),
-                kv('gen_ai.usage.input_tokens', s.inputTokens),
-                kv('gen_ai.usage.output_tokens', 10),
-                kv('team_id', 'reliability'),
-              ],
-              droppedAttributesCount: 0,
-              events: [],
-              droppedEventsCount: 0,
-              links: [],
-              droppedLinksCount: 0,
-              status: { code: 0, message: '' },
-            })),
+            spans: spans.map((s): Span =>
+              testSpan({
+                traceId: s.traceId,
+                spanId: s.spanId,
+                name: 'chat gpt-4o-mini',
+                startTimeUnixNano: now,
+                endTimeUnixNano: now + 500_000_000n,
+                attributes: [
+                  kv('gen_ai.operation.name', 'chat'),
+                  kv('gen_ai.provider.name', 'openai'),
+                  kv('gen_ai.request.model', 'gpt-4o-mini'),
+                  kv('gen_ai.usage.input_tokens', s.inputTokens),
+                  kv('gen_ai.usage.output_tokens', 10),
+                  kv('team_id', 'reliability'),
+                ],
+              }),
+            ),
             schemaUrl: '',
           },
         ],

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { knownSpanRequest, KnownSpanSource } from './known-spans.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { postTraces, startServer, type ServerProcess } from './server-process.js';
 
 async function waitForOutput(server: ServerProcess, pattern: RegExp, after: number): Promise<string> {
   for (;;) {
@@ -35,13 +34,7 @@ test('SIGHUP: a good mapping file is swapped in, a bad one is refused with file:
   const send = async (label: string) => {
     const spans = source.take(5);
     for (const s of spans) phase.set(s.spanId, label);
-    const res = await fetch(`${server.httpUrl}/v1/traces`, {
-      method: 'POST',
-      body: encodeTraceRequestProtobuf(knownSpanRequest(spans, 'reload-svc')),
-      headers: { 'content-type': 'application/x-protobuf' },
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
+    assert.equal((await postTraces(server.httpUrl, knownSpanRequest(spans, 'reload-svc'))).status, 200);
   };
   try {
     await send('old');
@@ -97,13 +90,7 @@ test('attribution.reloadOnChange: an edited mapping file is picked up without a 
   const send = async (label: string) => {
     const spans = source.take(3);
     for (const s of spans) phase.set(s.spanId, label);
-    const res = await fetch(`${server.httpUrl}/v1/traces`, {
-      method: 'POST',
-      body: encodeTraceRequestProtobuf(knownSpanRequest(spans, 'watch-svc')),
-      headers: { 'content-type': 'application/x-protobuf' },
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
+    assert.equal((await postTraces(server.httpUrl, knownSpanRequest(spans, 'watch-svc'))).status, 200);
   };
   try {
     await send('v1');

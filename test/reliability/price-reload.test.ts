@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { knownSpanRequest, KnownSpanSource } from './known-spans.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { postTraces, startServer, type ServerProcess } from './server-process.js';
 
 async function waitForOutput(server: ServerProcess, pattern: RegExp, after: number): Promise<string> {
   const deadline = Date.now() + 30_000;
@@ -35,13 +34,7 @@ function phasedSender(server: ServerProcess, service: string) {
   const send = async (label: string, n = 4) => {
     const spans = source.take(n);
     for (const s of spans) phase.set(s.spanId, label);
-    const res = await fetch(`${server.httpUrl}/v1/traces`, {
-      method: 'POST',
-      body: encodeTraceRequestProtobuf(knownSpanRequest(spans, service)),
-      headers: { 'content-type': 'application/x-protobuf' },
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
+    assert.equal((await postTraces(server.httpUrl, knownSpanRequest(spans, service))).status, 200);
   };
   /** The $/Mtok input rate each row of the phase was priced at, and the snapshots, as sets. */
   const ratesOf = (rows: Record<string, string | null>[], label: string) => {

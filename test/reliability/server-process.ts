@@ -1,6 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import type { TraceRequest } from '../../src/model/otlp.js';
+import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { CLI, SERVE_NODE_FLAGS } from '../helpers/cli-process.js';
 
 /**
@@ -92,4 +94,15 @@ export async function residentMemoryKiB(pid: number): Promise<{ peak: number; cu
   } catch {
     return null;
   }
+}
+
+/** POSTs `request` as OTLP/HTTP protobuf to a server at `httpUrl`; the answer's status, Retry-After and body (latin1). */
+export async function postTraces(httpUrl: string, request: TraceRequest): Promise<{ status: number; retryAfter: string | null; body: string }> {
+  const res = await fetch(`${httpUrl}/v1/traces`, {
+    method: 'POST',
+    body: encodeTraceRequestProtobuf(request),
+    headers: { 'content-type': 'application/x-protobuf' },
+  });
+  const body = Buffer.from(await res.arrayBuffer()).toString('latin1');
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
 }

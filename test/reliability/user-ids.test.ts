@@ -11,10 +11,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyValue } from '../../src/model/otlp.js';
-import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { knownSpanRequest, KnownSpanSource } from './known-spans.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { postTraces, startServer, type ServerProcess } from './server-process.js';
 
 const ALICE = 'alice.userid-test@example.com';
 const BOB = 'bob-end-user-7f3a';
@@ -24,13 +23,7 @@ async function send(server: ServerProcess, source: KnownSpanSource, n: number, a
   const spans = source.take(n);
   const request = knownSpanRequest(spans, 'userid-svc');
   for (const s of request.resourceSpans[0]!.scopeSpans[0]!.spans) s.attributes.push(...attributes);
-  const res = await fetch(`${server.httpUrl}/v1/traces`, {
-    method: 'POST',
-    body: encodeTraceRequestProtobuf(request),
-    headers: { 'content-type': 'application/x-protobuf' },
-  });
-  assert.equal(res.status, 200);
-  await res.arrayBuffer();
+  assert.equal((await postTraces(server.httpUrl, request)).status, 200);
   return spans.map((s) => s.spanId);
 }
 

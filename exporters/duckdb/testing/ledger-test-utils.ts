@@ -4,11 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { LedgerRow } from '../../../src/model/ledger-row.js';
+import { DuckDbExporter } from '../duckdb-exporter.js';
 
 /** A fresh temp directory; `cleanup` removes it. */
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-duckdb-test-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Opens the ledger at `path` with a default exporter, writes `rows` (one commit), and closes it. */
+export async function writeLedgerRows(path: string, rows: readonly LedgerRow[]): Promise<void> {
+  const exporter = new DuckDbExporter({ path });
+  await exporter.start();
+  try {
+    await exporter.write(rows);
+  } finally {
+    await exporter.shutdown();
+  }
 }
 
 /** Runs SQL on a DuckDB file directly (read-only, no sealing) and returns rows of DuckDB values. */

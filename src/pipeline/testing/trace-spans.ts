@@ -1,4 +1,5 @@
 import type { AnyValue, Span, TraceRequest } from '../../model/otlp.js';
+import { keyValues, testSpan } from '../../model/testing/test-span.js';
 
 /**
  * Compact spans for trace-level tests (counted once, ownership across the trace): ids are short names
@@ -49,24 +50,15 @@ export function specSpan(spec: SpanSpec): Span {
   }
   Object.assign(attributes, spec.attrs ?? {});
   const start = 1_767_225_600_000_000_000n; // 2026-01-01T00:00:00Z
-  return {
+  return testSpan({
     traceId: hexId(spec.trace ?? 't1', 32),
     spanId: hexId(spec.id, 16),
-    traceState: '',
     parentSpanId: spec.parent === undefined || spec.parent === '' ? '' : hexId(spec.parent, 16),
-    flags: 1,
     name: spec.id,
-    kind: 3,
     startTimeUnixNano: start,
     endTimeUnixNano: start + 1_000_000n,
-    attributes: Object.entries(attributes).map(([key, value]) => ({ key, value })),
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+    attributes: keyValues(attributes),
+  });
 }
 
 /** One request holding `specs`, under one resource (`service.name` = service). */
