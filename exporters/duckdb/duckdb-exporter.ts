@@ -218,9 +218,8 @@ export class DuckDbExporter implements Component {
   private async close(): Promise<void> {
     this.accepting = false;
     if (this.starting) await this.starting.catch(() => undefined);
-    for (let busy = this.lanes.filter((l) => l.loop !== null); busy.length > 0; busy = this.lanes.filter((l) => l.loop !== null)) {
-      await Promise.all(busy.map((l) => l.loop));
-    }
+    // A lane finishing may kick another, so wait until no loop is left.
+    while (this.lanes.some((l) => l.loop !== null)) await Promise.all(this.lanes.map((l) => l.loop));
     const connection = this.lanes[0]!.openConnection;
     if (!connection) return;
     try {

@@ -135,14 +135,8 @@ export class WriterLane {
 
   /** Closes the appenders and the connection (the exporter closes the database after every lane). */
   release(): void {
-    this.closeChangeAppenders();
-    try {
-      this.appender?.close();
-    } catch {
-      // The appender holds only staging rows, which are cleared anyway.
-    }
+    this.closeAppenders();
     this.connection?.closeSync();
-    this.appender = null;
     this.connection = null;
     this.transactionOpen = false;
   }
@@ -180,15 +174,22 @@ export class WriterLane {
     return appender;
   }
 
-  private closeChangeAppenders(): void {
+  /** Closes every staging appender; they hold only staging rows, which are cleared anyway. */
+  private closeAppenders(): void {
     for (const appender of this.changeAppenders?.values() ?? []) {
       try {
         appender.closeSync();
       } catch {
-        // Holds only staging rows, which are cleared anyway.
+        // Already failed; nothing of it is kept.
       }
     }
     this.changeAppenders = null;
+    try {
+      this.appender?.close();
+    } catch {
+      // Already failed; nothing of it is kept.
+    }
+    this.appender = null;
   }
 
   /**
@@ -198,13 +199,7 @@ export class WriterLane {
   private async resetStaging(): Promise<void> {
     const connection = this.connection;
     if (!connection) return;
-    this.closeChangeAppenders();
-    try {
-      this.appender?.close();
-    } catch {
-      // Already failed; it is replaced below.
-    }
-    this.appender = null;
+    this.closeAppenders();
     this.stagedRows = 0;
     try {
       // Outside any transaction: the one opened ahead of the next commit holds nothing yet.
