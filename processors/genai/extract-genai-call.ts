@@ -11,7 +11,7 @@ import {
   type TextParser,
 } from './attribute-keys.js';
 import { attributeText } from './attribute-text.js';
-import { normalizeTokenUsage, parseTokenCount } from './normalize-tokens.js';
+import { INVALID_TOKEN_COUNT, normalizeTokenUsage, readTokenCount } from './normalize-tokens.js';
 import { normalizeModel, splitGatewayModel } from './model-names.js';
 import { leafValue, structuredAt, structuredValue, type Structured } from './structured-value.js';
 import { declaredConvention, tokenSourceOf, type TokenSource } from './token-sources.js';
@@ -77,6 +77,12 @@ export interface GenAiCall extends TokenUsage {
   tokenConvention: string;
   /** Which convention family supplied the counts (token-sources.ts): `otel`, `openllmetry`, `ai_sdk`, ... */
   tokenSource: TokenSource;
+  /**
+   * Attribute keys whose token count was present but unreadable (negative, fractional, text, beyond
+   * MAX_TOKENS_PER_CLASS, ...); their class is null. Non-empty makes the row an `invalid_tokens` exception
+   * with no cost: never priced as if the class were zero.
+   */
+  invalidTokenKeys: readonly string[];
   /**
    * A cost the instrumentation computed itself (OpenLIT `gen_ai.usage.cost`, Langfuse `cost_details.total`),
    * USD as plain decimal text. Kept for reconciliation only: the ledger's cost always comes from the price book.
@@ -176,6 +182,10 @@ class SpanValues {
   private parsed: (Structured | undefined | null)[] | undefined;
   /** The key that supplied the last successful {@link count}. */
   lastCountKey: string | null = null;
+  /** Keys whose token count was present but unreadable (see {@link count}); null when none. */
+  invalidKeys: string[] | null = null;
+  /** COUNT_BIT of each field whose count was unreadable. */
+  invalidFields = 0;
 
   constructor(
     readonly values: readonly (AnyValue | undefined)[],
@@ -207,18 +217,33 @@ class SpanValues {
     return null;
   }
 
+  /**
+   * The count of `field` from the first of its keys that holds a readable count. When keys of the field are
+   * present but none is readable, the field is null and its first unreadable key goes to {@link invalidKeys}:
+   * a count we cannot read must surface as an exception, never as an absent (zero-priced) class.
+   */
   count(field: CountField): number | null {
     if ((this.fieldMask & COUNT_BIT[field]) === 0) return null;
+    let invalidKey: string | null = null;
     for (const ref of COUNT_SLOTS[field]) {
-      const count = parseTokenCount(this.value(ref));
-      if (count !== null) {
-        this.lastCountKey = ref.key;
-        return count;
+      const count = readTokenCount(this.value(ref));
+      if (count === null) continue;
+      if (count === INVALID_TOKEN_COUNT) {
+        invalidKey ??= ref.key;
+        continue;
       }
+      this.lastCountKey = ref.key;
+      return count;
+    }
+    if (invalidKey !== null) {
+      (this.invalidKeys ??= []).push(invalidKey);
+      this.invalidFields |= COUNT_BIT[field];
     }
     return null;
   }
 }
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 /** The instrumentation scope of a span, as far as the extractor cares. */
 export type ScopeInfo = Pick<InstrumentationScope, 'name' | 'version'>;
@@ -307,6 +332,9 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
   raw.cachedInputTokens = values.count('cachedInputTokens');
   raw.cacheWriteTokens = values.count('cacheWriteTokens');
   raw.reasoningTokens = values.count('reasoningTokens');
+  // Only the priced classes make the call's tokens invalid; an unreadable total is recomputed or left NULL.
+  const invalidTokenKeys = values.invalidKeys === null ? NO_KEYS : [...values.invalidKeys];
+  const invalidFields = values.invalidFields;
   raw.totalTokens = values.count('totalTokens');
 
   const markers = {
@@ -321,6 +349,13 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
   };
   const tokenSource = tokenSourceOf(markers);
   const { usage, tokenConvention } = normalizeTokenUsage(raw, declaredConvention(tokenSource, markers));
+  // A class that was sent but unreadable stays NULL in the row even where normalization derived a value
+  // for it from the other classes (input from cache reads): the row must show what is unknown.
+  if (invalidFields !== 0) {
+    if ((invalidFields & COUNT_BIT.inputTokens) !== 0) usage.inputTokens = null;
+    if ((invalidFields & COUNT_BIT.outputTokens) !== 0) usage.outputTokens = null;
+    if (usage.inputTokens === null || usage.outputTokens === null) usage.totalTokens = null;
+  }
 
   const endUserId = values.text('endUserId');
   return {
@@ -334,6 +369,7 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
     ownership: readOwnership(values, values.text('teamId'), endUserId),
     tokenConvention,
     tokenSource,
+    invalidTokenKeys,
     reportedCostUsd: values.text('reportedCostUsd'),
     context: {
       conversationId: values.text('conversationId'),

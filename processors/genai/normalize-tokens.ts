@@ -29,25 +29,47 @@ export interface NormalizedUsage {
 const NUMERIC_STRING = /^\+?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$/;
 
 /**
- * A token count from an attribute value: a non-negative safe integer given as int, double (`12.0`) or
- * numeric string (`"123"`). Anything else — negative, NaN, fractional, non-numeric, out of range — is
- * treated as absent (`null`): a wrong count must surface as missing, never be rounded into a bill.
+ * Largest token count one class of one call may carry (10^12). The largest context windows are ~10^7
+ * tokens; a count beyond this is a broken or hostile client, and keeping every class below it means sums of
+ * classes stay far inside 2^53 and costs inside the ledger's DECIMAL.
  */
-export function parseTokenCount(value: AnyValue | undefined): number | null {
+export const MAX_TOKENS_PER_CLASS = 1_000_000_000_000;
+
+/** What {@link readTokenCount} returns for a count that is present but unreadable or out of range. */
+export const INVALID_TOKEN_COUNT = -1;
+
+/**
+ * A token count from an attribute value, in three states:
+ * - a non-negative integer <= MAX_TOKENS_PER_CLASS given as int, double (`12.0`), bigint or numeric string;
+ * - `null` when nothing is there (no attribute, an empty value, an empty string);
+ * - `INVALID_TOKEN_COUNT` when something is there but is not such a count (negative, fractional, NaN, text,
+ *   boolean, array, map, bytes, beyond the ceiling). A present-but-wrong count must never be read as absent:
+ *   absent input would be priced as zero input, a silent under-bill.
+ */
+export function readTokenCount(value: AnyValue | undefined): number | null {
   switch (typeof value) {
+    case 'undefined':
+      return null;
     case 'number':
-      return Number.isSafeInteger(value) && value >= 0 ? value : null;
+      return Number.isInteger(value) && value >= 0 && value <= MAX_TOKENS_PER_CLASS ? value : INVALID_TOKEN_COUNT;
     case 'bigint':
-      return value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : null;
+      return value >= 0n && value <= BigInt(MAX_TOKENS_PER_CLASS) ? Number(value) : INVALID_TOKEN_COUNT;
     case 'string': {
       const text = value.trim();
-      if (!NUMERIC_STRING.test(text)) return null;
+      if (text === '') return null;
+      if (!NUMERIC_STRING.test(text)) return INVALID_TOKEN_COUNT;
       const n = Number(text);
-      return Number.isSafeInteger(n) && n >= 0 ? n : null;
+      return Number.isInteger(n) && n >= 0 && n <= MAX_TOKENS_PER_CLASS ? n : INVALID_TOKEN_COUNT;
     }
     default:
-      return null;
+      return value === null ? null : INVALID_TOKEN_COUNT;
   }
+}
+
+/** {@link readTokenCount} with unreadable counts as `null`, for callers that only need a usable count. */
+export function parseTokenCount(value: AnyValue | undefined): number | null {
+  const n = readTokenCount(value);
+  return n === INVALID_TOKEN_COUNT ? null : n;
 }
 
 /**

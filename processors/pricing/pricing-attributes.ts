@@ -5,7 +5,8 @@
  */
 import type { AnyValue, KeyValue } from '../../src/model/otlp.js';
 import { attributeText } from '../genai/attribute-text.js';
-import { parseTokenCount } from '../genai/normalize-tokens.js';
+import { INVALID_TOKEN_COUNT, readTokenCount } from '../genai/normalize-tokens.js';
+import { moneyFits } from '../../src/model/ledger-limits.js';
 import { parseDecimal, PICO_DECIMALS } from './decimal.js';
 
 export interface PricingAttributes {
@@ -15,6 +16,13 @@ export interface PricingAttributes {
   cacheWrite1hTokens: number | null;
   /** The cost the instrumentation reported, pico-USD (rounded half-even to the pico), or null. */
   reportedCostPicoUsd: bigint | null;
+  /**
+   * The reported-cost key whose value was present but not a usable amount (negative, NaN, infinite, text,
+   * beyond the ledger's DECIMAL), or null. The row stores NULL and lists `invalid_reported_cost`.
+   */
+  invalidReportedCostKey: string | null;
+  /** 1-hour cache-write or audio token keys whose count was present but unreadable; null when none. */
+  invalidTokenKeys: string[] | null;
   /** Audio input / output tokens (parts of input / output), or null when not reported. */
   inputAudioTokens: number | null;
   outputAudioTokens: number | null;
@@ -61,25 +69,40 @@ REPORTED_COST_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: COST, rank }));
 INPUT_AUDIO_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: AUDIO_IN, rank }));
 OUTPUT_AUDIO_KEYS.forEach((k, rank) => KEY_INFO.set(k, { kind: AUDIO_OUT, rank }));
 
-/** A reported cost in USD (number or decimal string) → pico-USD; null when not a finite non-negative amount. */
-export function parseReportedCost(value: AnyValue | undefined): bigint | null {
+/** What {@link readReportedCost} returns for a value that is present but not a usable amount. */
+export const INVALID_REPORTED_COST = -1n;
+
+/**
+ * A reported cost in USD (number or decimal string) → pico-USD (rounded half-even). Null when absent (no
+ * value, empty); INVALID_REPORTED_COST when present but negative, NaN, infinite, not a number, or beyond the
+ * ledger's DECIMAL(18,12) (|x| < $1,000,000): such a value would otherwise wrap in a 64-bit column.
+ */
+export function readReportedCost(value: AnyValue | undefined): bigint | null {
   let text: string;
+  if (value === undefined || value === null) return null;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) return null;
+    if (!Number.isFinite(value) || value < 0) return INVALID_REPORTED_COST;
     text = String(value); // shortest round-trip form: the decimal the instrumentation computed
   } else if (typeof value === 'string') {
     text = value.trim();
+    if (text === '') return null;
   } else if (typeof value === 'bigint') {
     text = String(value);
   } else {
-    return null;
+    return INVALID_REPORTED_COST;
   }
   try {
     const parsed = parseDecimal(text, PICO_DECIMALS);
-    return parsed.value < 0n ? null : parsed.value;
+    return parsed.value < 0n || !moneyFits(parsed.value) ? INVALID_REPORTED_COST : parsed.value;
   } catch {
-    return null;
+    return INVALID_REPORTED_COST;
   }
+}
+
+/** {@link readReportedCost} with unusable amounts as null. */
+export function parseReportedCost(value: AnyValue | undefined): bigint | null {
+  const cost = readReportedCost(value);
+  return cost === INVALID_REPORTED_COST ? null : cost;
 }
 
 export function readPricingAttributes(attributes: readonly KeyValue[]): PricingAttributes {
@@ -89,8 +112,10 @@ export function readPricingAttributes(attributes: readonly KeyValue[]): PricingA
   let write1hRank = Infinity;
   let cost: bigint | null = null;
   let costRank = Infinity;
+  let invalidCostKey: string | null = null;
   let audioIn: number | null = null;
   let audioOut: number | null = null;
+  let invalidTokenKeys: string[] | null = null;
   for (const { key, value } of attributes) {
     const info = KEY_INFO.get(key);
     if (info === undefined) continue;
@@ -101,29 +126,39 @@ export function readPricingAttributes(attributes: readonly KeyValue[]): PricingA
       if (text === null || (info.rank >= RESPONSE_TIER_KEYS && text === 'auto')) continue;
       tier = text;
       tierRank = info.rank;
-    } else if (info.kind === WRITE_1H) {
-      if (info.rank >= write1hRank) continue;
-      const n = parseTokenCount(value);
-      if (n === null) continue;
-      write1h = n;
-      write1hRank = info.rank;
-    } else if (info.kind === AUDIO_IN) {
-      audioIn ??= parseTokenCount(value);
-    } else if (info.kind === AUDIO_OUT) {
-      audioOut ??= parseTokenCount(value);
-    } else {
+    } else if (info.kind === COST) {
       if (info.rank >= costRank) continue;
-      const c = parseReportedCost(value);
+      const c = readReportedCost(value);
       if (c === null) continue;
-      cost = c;
+      // The best-ranked key present decides, as for token counts: an unusable amount is not replaced.
+      cost = c === INVALID_REPORTED_COST ? null : c;
+      invalidCostKey = c === INVALID_REPORTED_COST ? key : null;
       costRank = info.rank;
+    } else {
+      const n = readTokenCount(value);
+      if (n === null) continue;
+      if (n === INVALID_TOKEN_COUNT) {
+        (invalidTokenKeys ??= []).push(key);
+        continue;
+      }
+      if (info.kind === WRITE_1H) {
+        if (info.rank >= write1hRank) continue;
+        write1h = n;
+        write1hRank = info.rank;
+      } else if (info.kind === AUDIO_IN) {
+        audioIn ??= n;
+      } else {
+        audioOut ??= n;
+      }
     }
   }
   return {
     serviceTier: tier,
     cacheWrite1hTokens: write1h,
     reportedCostPicoUsd: cost,
+    invalidReportedCostKey: invalidCostKey,
     inputAudioTokens: audioIn,
     outputAudioTokens: audioOut,
+    invalidTokenKeys,
   };
 }
