@@ -27,9 +27,10 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 
-import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason } from '../../src/model/ledger-row.js';
+import { attributionStatusOf, byReasonOrder, type ExceptionReason } from '../../src/model/ledger-row.js';
+import { priceCall } from '../../processors/pricing/price-call.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
-import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
+import { DEFAULT_COST_MISMATCH, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
 import { ADD_MISSING_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './schema.js';
 
@@ -167,8 +168,8 @@ const CREATE_STAGE = `CREATE TEMP TABLE ${STAGE_TABLE} (
   cache_write_1h_cost_usd ${MONEY_TYPE}, reasoning_cost_usd ${MONEY_TYPE},
   exceptions VARCHAR, attribution_status VARCHAR, exceptions_changed BOOLEAN)`;
 
-const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>
-  EXCEPTION_PRECEDENCE.indexOf(a) - EXCEPTION_PRECEDENCE.indexOf(b);
+/** The reasons pricing decides (processors/pricing/price-call.ts): recomputed, never carried over. */
+const PRICING_REASONS: ReadonlySet<ExceptionReason> = new Set(['missing_tokens', 'invalid_tokens', 'unpriced_model', 'cost_mismatch']);
 
 const lit = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 const tsLit = (ms: number): string => `TIMESTAMPTZ ${lit(new Date(ms).toISOString())}`;
@@ -285,36 +286,36 @@ export async function restateCosts(options: RestateOptions): Promise<RestateResu
             const tier = str(at(10));
             const reported = pico(at(11));
 
-            const hasTokens = input !== null || output !== null;
-            let cost = null;
-            let unpriced = model === null;
-            if (model !== null && hasTokens) {
-              cost = priceBook.cost(
+            // Pricing's own reasons are decided again; the others (ownership, timestamps) are kept. A row whose
+            // tokens were unreadable at ingest keeps `invalid_tokens`: its NULL classes are unknown, not zero.
+            const tokensInvalid = oldExceptions.includes('invalid_tokens');
+            const decision = priceCall(
+              priceBook,
+              {
                 provider,
                 model,
-                {
-                  inputTokens: input ?? 0,
-                  cachedInputTokens: num(at(5)) ?? 0,
-                  cacheWriteTokens: num(at(6)) ?? 0,
-                  outputTokens: output ?? 0,
-                  reasoningTokens: num(at(8)) ?? 0,
-                  cacheWrite1hTokens: num(at(9)) ?? 0,
-                  inputAudioTokens: num(at(23)) ?? 0,
-                  outputAudioTokens: num(at(24)) ?? 0,
+                usage: {
+                  inputTokens: input,
+                  cachedInputTokens: num(at(5)),
+                  cacheWriteTokens: num(at(6)),
+                  outputTokens: output,
+                  reasoningTokens: num(at(8)),
+                  cacheWrite1hTokens: num(at(9)),
+                  inputAudioTokens: num(at(23)),
+                  outputAudioTokens: num(at(24)),
                 },
-                atNs,
-                tier,
-              );
-              unpriced = cost === null;
-            } else if (model !== null) {
-              unpriced = priceBook.unitPrices(provider, model, atNs, 0, tier) === null;
-            }
-            const exceptions: ExceptionReason[] = oldExceptions.filter((e) => e !== 'unpriced_model' && e !== 'cost_mismatch');
-            if (unpriced) exceptions.push('unpriced_model');
-            exceptions.sort(byPrecedence);
-            if (cost !== null && reported !== null && isCostMismatch(cost.totalPicoUsd, reported, thresholds)) {
-              exceptions.push('cost_mismatch');
-            }
+                tokensInvalid,
+                atUnixNano: atNs,
+                serviceTier: tier,
+                reportedCostPicoUsd: reported,
+              },
+              thresholds,
+            );
+            const cost = decision.cost;
+            const exceptions: ExceptionReason[] = oldExceptions.filter((e) => !PRICING_REASONS.has(e));
+            exceptions.push(...decision.reasons);
+            if (decision.costMismatch) exceptions.push('cost_mismatch');
+            exceptions.sort(byReasonOrder);
             const newSnapshot = cost?.snapshot ?? null;
             const newCost = cost?.totalPicoUsd ?? null;
             const exceptionText = exceptions.join(',');
