@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
-import { ATTRIBUTION_STATUSES, type LedgerRow } from '../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../src/model/ledger-row.js';
+import { rowProblem } from '../../src/pipeline/row-check.js';
 import { PipelineError } from '../../src/pipeline/errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
 import { ADD_MISSING_COLUMNS, createLedgerStatements, DUPLICATE_SPANS_STATEMENTS, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
@@ -91,7 +92,6 @@ const RETRY_AFTER_SECONDS = 1;
 const REOPEN_INTERVAL_MS = 1000;
 /** DuckDB's words for an error after which the database instance cannot be used any more. */
 const FATAL_DUCKDB_ERROR = /FATAL Error|database has been invalidated/i;
-const MAX_MONEY_PICO_USD = 10n ** 18n; // DECIMAL(18,12) holds |x| < 10^6 USD = 10^18 pico-USD
 
 /**
  * The ledger writer. `write()` resolves only when its rows are committed; concurrent writes are
@@ -472,38 +472,16 @@ function dedupe(rows: readonly LedgerRow[]): readonly LedgerRow[] {
   return out.length === rows.length ? rows : out;
 }
 
-const isCount = (n: number | null) => n === null || (Number.isSafeInteger(n) && n >= 0);
-const isMoney = (v: bigint | null) => v === null || (v > -MAX_MONEY_PICO_USD && v < MAX_MONEY_PICO_USD);
-
-/** Checks what DuckDB would otherwise reject for the whole batch; returns why the first bad row is bad. */
+/**
+ * Checks what DuckDB would otherwise reject for the whole batch (or silently wrap); returns why the first
+ * bad row is bad. The processor already dropped such rows span by span (src/pipeline/row-check.ts), so this
+ * firing means a bug upstream: the batch is refused rather than written wrong.
+ */
 function findInvalidRow(rows: readonly LedgerRow[]): string | null {
-  if (rows.length === 0) return null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    const where = `ledger row ${i} (trace ${r.traceId}, span ${r.spanId})`;
-    if (!r.traceId || !r.spanId) return `${where}: trace_id and span_id are required`;
-    if (r.startTimeUnixNano < 0n || r.endTimeUnixNano < 0n) return `${where}: negative timestamp`;
-    if (
-      !isCount(r.inputTokens) ||
-      !isCount(r.cachedInputTokens) ||
-      !isCount(r.cacheWriteTokens) ||
-      !isCount(r.outputTokens) ||
-      !isCount(r.reasoningTokens) ||
-      !isCount(r.totalTokens)
-    ) {
-      return `${where}: token counts must be non-negative safe integers`;
-    }
-    if (
-      !isMoney(r.requestCostPicoUsd) ||
-      !isMoney(r.inputCostPicoUsd) ||
-      !isMoney(r.cachedInputCostPicoUsd) ||
-      !isMoney(r.cacheWriteCostPicoUsd) ||
-      !isMoney(r.outputCostPicoUsd)
-    ) {
-      return `${where}: cost out of range for DECIMAL(18,12) (|cost| must be below $1,000,000 per call)`;
-    }
-    if (!ATTRIBUTION_STATUSES.includes(r.attributionStatus)) return `${where}: unknown attribution_status "${r.attributionStatus}"`;
-    if (r.exceptions.some((e) => e.includes(','))) return `${where}: exception reasons must not contain ","`;
+    const problem = rowProblem(r);
+    if (problem !== null) return `ledger row ${i} (trace ${r.traceId}, span ${r.spanId}): ${problem}`;
   }
   return null;
 }

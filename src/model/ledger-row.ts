@@ -9,22 +9,35 @@ export const ATTRIBUTION_STATUSES = [
   'missing_team',
   'missing_cost_center',
   'missing_tokens',
+  'invalid_tokens',
   'unpriced_model',
 ] as const;
 export type AttributionStatus = (typeof ATTRIBUTION_STATUSES)[number];
 
 /**
  * Reasons a row is an exception. The statuses in EXCEPTION_PRECEDENCE decide `attribution_status` (first one
- * wins); `cost_mismatch` (our cost and the instrumentation's reported cost disagree, docs/pricing.md) is only
- * listed in `exceptions` and never changes `attribution_status`.
+ * wins). The LISTED_REASONS are only listed in `exceptions` and never change `attribution_status`:
+ * `cost_mismatch` (our cost and the instrumentation's reported cost disagree, docs/pricing.md),
+ * `invalid_reported_cost` (a reported cost that is not a usable amount, stored NULL) and `invalid_timestamp`
+ * (a start time outside 1970–2200 replaced by the time received, or an end time outside it or before the
+ * start stored NULL). See docs/schema.md.
  */
-export type ExceptionReason = Exclude<AttributionStatus, 'attributed'> | 'cost_mismatch';
+export const LISTED_REASONS = ['cost_mismatch', 'invalid_reported_cost', 'invalid_timestamp'] as const;
+export type ListedReason = (typeof LISTED_REASONS)[number];
+export type ExceptionReason = Exclude<AttributionStatus, 'attributed'> | ListedReason;
 export const EXCEPTION_PRECEDENCE: readonly ExceptionReason[] = [
   'missing_team',
   'missing_cost_center',
   'missing_tokens',
+  'invalid_tokens',
   'unpriced_model',
 ];
+/** Every exception reason, status-deciding first, in the order rows list them. */
+export const EXCEPTION_REASONS: readonly ExceptionReason[] = [...EXCEPTION_PRECEDENCE, ...LISTED_REASONS];
+
+/** Orders reasons as rows list them: status-deciding reasons by precedence, then the listed ones. */
+export const byReasonOrder = (a: ExceptionReason, b: ExceptionReason): number =>
+  EXCEPTION_REASONS.indexOf(a) - EXCEPTION_REASONS.indexOf(b);
 
 /** Where the winning ownership value came from. */
 export type AttributionSource = 'span' | 'ancestor' | 'resource' | 'service_mapping';
@@ -32,8 +45,8 @@ export type AttributionSource = 'span' | 'ancestor' | 'resource' | 'service_mapp
 export interface LedgerRow {
   /** Span start, unix nanoseconds. */
   startTimeUnixNano: bigint;
-  /** Span end, unix nanoseconds. */
-  endTimeUnixNano: bigint;
+  /** Span end, unix nanoseconds; null when the span's end was outside 1970–2200 or before its start. */
+  endTimeUnixNano: bigint | null;
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
@@ -73,18 +86,18 @@ export interface LedgerRow {
   cacheWriteCostPicoUsd: bigint | null;
   outputCostPicoUsd: bigint | null;
   /** Part of cacheWriteTokens written with a 1-hour TTL (null = not reported). */
-  cacheWrite1hTokens?: number | null;
+  cacheWrite1hTokens: number | null;
   /** Service tier the span says ran (`batch`, `flex`, `priority`, …), lowercased; null = not reported. */
-  serviceTier?: string | null;
+  serviceTier: string | null;
   /** The cost the instrumentation itself reported (`gen_ai.usage.cost`, …), pico-USD; null = not reported. */
-  reportedCostPicoUsd?: bigint | null;
+  reportedCostPicoUsd: bigint | null;
   /** The 1-hour cache writes' part of cacheWriteCostPicoUsd (null when the total is null). */
-  cacheWrite1hCostPicoUsd?: bigint | null;
+  cacheWrite1hCostPicoUsd: bigint | null;
   /** The reasoning part of outputCostPicoUsd (null when the total is null). */
-  reasoningCostPicoUsd?: bigint | null;
+  reasoningCostPicoUsd: bigint | null;
   /** Audio part of the input / output tokens (null = not reported). */
-  inputAudioTokens?: number | null;
-  outputAudioTokens?: number | null;
+  inputAudioTokens: number | null;
+  outputAudioTokens: number | null;
 
   attributionStatus: AttributionStatus;
   /** Every exception reason that applies, in precedence order (empty when attributed). */
@@ -96,20 +109,19 @@ export interface LedgerRow {
   instrumentationScope: string | null;
   /**
    * How the reported token counts were read (processors/genai/normalize-tokens.ts): `otel`,
-   * `input_excludes_cache`, `output_excludes_reasoning`, or both joined with `+`. Optional so that code
-   * building rows without an extracted call still compiles; absent is stored as NULL.
+   * `input_excludes_cache`, `output_excludes_reasoning`, or both joined with `+`.
    */
-  tokenConvention?: string | null;
+  tokenConvention: string | null;
   /** Which convention family supplied the counts (processors/genai/token-sources.ts). */
-  tokenSource?: string | null;
+  tokenSource: string | null;
   /** The user the call was made for, as the `privacy.userIds` policy stores it (pseudonym, plain or null). */
-  userId?: string | null;
+  userId: string | null;
   /** The provider's response id (`gen_ai.response.id`, …): how one call traced twice is recognised. */
-  responseId?: string | null;
+  responseId: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */
 export function attributionStatusOf(exceptions: readonly ExceptionReason[]): AttributionStatus {
-  for (const reason of EXCEPTION_PRECEDENCE) if (reason !== 'cost_mismatch' && exceptions.includes(reason)) return reason;
+  for (const reason of EXCEPTION_PRECEDENCE) if (exceptions.includes(reason)) return reason as AttributionStatus;
   return 'attributed';
 }

@@ -1,4 +1,5 @@
 import type { LedgerRow } from '../model/ledger-row.js';
+import { fieldsOfKind } from '../model/ledger-fields.js';
 
 /**
  * Longest text written to any VARCHAR column of the ledger, in UTF-16 code units (= characters for
@@ -10,23 +11,8 @@ import type { LedgerRow } from '../model/ledger-row.js';
  */
 export const MAX_LEDGER_TEXT_CHARS = 1024;
 
-const TEXT_FIELDS = [
-  'traceId',
-  'spanId',
-  'parentSpanId',
-  'spanName',
-  'provider',
-  'model',
-  'requestModel',
-  'responseModel',
-  'operation',
-  'teamId',
-  'costCenter',
-  'projectId',
-  'service',
-  'environment',
-  'instrumentationScope',
-] as const satisfies readonly (keyof LedgerRow)[];
+/** Every text field of a row (derived from the field table, so a new text column is bounded too). */
+const TEXT_FIELDS = fieldsOfKind('text');
 
 /** Cuts `text` to at most `max` code units without splitting a surrogate pair. */
 export function truncateText(text: string, max = MAX_LEDGER_TEXT_CHARS): string {
@@ -42,7 +28,7 @@ export function boundRowText(row: LedgerRow): LedgerRow {
     const value = row[field];
     if (typeof value === 'string' && value.length > MAX_LEDGER_TEXT_CHARS) {
       out ??= { ...row };
-      (out as Record<(typeof TEXT_FIELDS)[number], string | null>)[field] = truncateText(value);
+      (out as unknown as Record<string, string | null>)[field] = truncateText(value);
     }
   }
   return out ?? row;

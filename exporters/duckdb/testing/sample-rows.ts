@@ -39,6 +39,17 @@ export function sampleLedgerRow(overrides: Partial<LedgerRow> = {}): LedgerRow {
     exceptions: [],
     status: 'ok',
     instrumentationScope: '@opentelemetry/instrumentation-openai',
+    cacheWrite1hTokens: null,
+    serviceTier: null,
+    reportedCostPicoUsd: null,
+    cacheWrite1hCostPicoUsd: null,
+    reasoningCostPicoUsd: null,
+    inputAudioTokens: null,
+    outputAudioTokens: null,
+    tokenConvention: 'otel',
+    tokenSource: 'otel',
+    userId: null,
+    responseId: null,
     ...overrides,
   };
 }
