@@ -6,49 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
-import { credentials, makeGenericClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+import { exportRaw } from './helpers/grpc-export.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 import { syntheticRequest } from './helpers/synthetic-requests.js';
 import { readLedgerRows } from './helpers/ledger-rows.js';
 import { encodeTraceRequestProtobuf } from '../receivers/otlp/testing/encode-protobuf.js';
 import { decodeExportResponseProtobuf } from '../receivers/otlp/encode-response.js';
-
-const Client = makeGenericClientConstructor(
-  {
-    Export: {
-      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-    },
-  },
-  'TraceService',
-);
-
-interface ExportOutcome {
-  error: ServiceError | null;
-  response: Buffer | undefined;
-}
-
-function exportRaw(address: string, body: Uint8Array, gzip = false): Promise<ExportOutcome> {
-  const client = new Client(address, credentials.createInsecure(), {
-    'grpc.max_send_message_length': 512 * 1024 * 1024,
-    ...(gzip ? { 'grpc.default_compression_algorithm': 2 } : {}),
-  });
-  return new Promise((resolve) => {
-    (client as unknown as { Export: (b: Buffer, m: Metadata, cb: (e: ServiceError | null, r?: Buffer) => void) => void }).Export(
-      Buffer.from(body),
-      new Metadata(),
-      (error, response) => {
-        client.close();
-        resolve({ error, response });
-      },
-    );
-  });
-}
 
 describe('OTLP/gRPC receiver statuses', () => {
   let server: TestServer;

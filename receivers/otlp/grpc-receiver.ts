@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
 import type { TraceConsumer } from '../../src/pipeline/consumer.js';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { asPipelineError, PipelineError } from '../../src/pipeline/errors.js';
 import type { InFlightLimiter } from '../../src/pipeline/in-flight-limiter.js';
 import { countSpans } from '../../src/model/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
@@ -131,21 +131,16 @@ export class OtlpGrpcReceiver implements Component {
       const result = await this.consumer.consume(request, { bytes: message.length, transport: 'grpc' });
       callback(null, encodeExportResponseProtobuf(result));
     } catch (err) {
-      const failure = err instanceof PipelineError ? err : new PipelineError('unavailable', `internal error: ${String(err)}`, 5);
-      callback(grpcError(failure));
+      callback(grpcError(asPipelineError(err)));
     } finally {
       reservation.release();
     }
   }
 }
 
-/**
- * A gRPC error for a pipeline failure. Overload is UNAVAILABLE here (not RESOURCE_EXHAUSTED), because
- * OTLP clients retry UNAVAILABLE, and RESOURCE_EXHAUSTED only when RetryInfo is attached; the
- * retry delay is sent both as `retry-after` metadata and in words.
- */
+/** A gRPC error for a pipeline failure (status-codes.ts); the retry delay goes in `retry-after` metadata. */
 function grpcError(err: PipelineError): { code: GrpcStatus; details: string; metadata?: Metadata } {
-  const code = err.kind === 'overloaded' ? GrpcStatus.UNAVAILABLE : (errorKindStatus[err.kind].grpc as GrpcStatus);
+  const code = errorKindStatus[err.kind].grpc as GrpcStatus;
   if (err.retryAfterSeconds === undefined) return { code, details: err.message };
   const metadata = new Metadata();
   metadata.set('retry-after', String(err.retryAfterSeconds));

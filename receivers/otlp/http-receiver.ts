@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
 import type { TraceConsumer } from '../../src/pipeline/consumer.js';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { asPipelineError, PipelineError } from '../../src/pipeline/errors.js';
 import type { InFlightLimiter, InFlightReservation } from '../../src/pipeline/in-flight-limiter.js';
 import { countSpans, type TraceRequest } from '../../src/model/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
@@ -76,9 +76,14 @@ export class OtlpHttpReceiver implements Component {
     const server = create(
       (req, res) => {
         const done = this.handle(req, res).catch((err: unknown) => {
-          // handle() answers every expected failure itself; this is the last line of defence.
-          if (!res.headersSent) sendStatus(res, 'json', 500, GrpcCode.INTERNAL, `internal error: ${String(err)}`);
-          else res.destroy();
+          // handle() answers every failure itself; this is the last line of defence (a failure while answering).
+          if (!res.headersSent) {
+            const failure = asPipelineError(err);
+            res.setHeader('Retry-After', String(failure.retryAfterSeconds ?? 1));
+            sendStatus(res, 'json', errorKindStatus[failure.kind].http, errorKindStatus[failure.kind].grpc, failure.message);
+          } else {
+            res.destroy();
+          }
         });
         this.inFlight.add(done);
         void done.finally(() => this.inFlight.delete(done));
@@ -161,9 +166,10 @@ export class OtlpHttpReceiver implements Component {
       res.statusCode = 200;
       res.setHeader('Content-Type', CONTENT_TYPE[encoding]);
       res.end(encoding === 'protobuf' ? encodeExportResponseProtobuf(result) : encodeExportResponseJson(result));
-    } catch (err) {
-      if (!(err instanceof PipelineError)) throw err;
-      if (err.kind === 'overloaded' || err.kind === 'unavailable') {
+    } catch (caught) {
+      // A bug we did not foresee is retryable for this request (503), like a storage failure.
+      const err = asPipelineError(caught);
+      if (errorKindStatus[err.kind].retryable) {
         res.setHeader('Retry-After', String(err.retryAfterSeconds ?? 1));
       }
       const status = errorKindStatus[err.kind];

@@ -1,5 +1,6 @@
 import type { TraceRequest, Span } from '../model/otlp.js';
-import { attributionStatusOf, EXCEPTION_PRECEDENCE, type ExceptionReason, type LedgerRow } from '../model/ledger-row.js';
+import { attributionStatusOf, byReasonOrder, type ExceptionReason, type LedgerRow } from '../model/ledger-row.js';
+import { timeFits } from '../model/ledger-limits.js';
 import {
   extractGenAiCall,
   extractSpanOwnership,
@@ -12,7 +13,8 @@ import { SpanLineage, type RestoredSpan } from './span-lineage.js';
 import type { SpanNode } from './trace-index.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
 import { readPricingAttributes } from '../../processors/pricing/pricing-attributes.js';
-import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
+import { DEFAULT_COST_MISMATCH, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';
+import { priceCall } from '../../processors/pricing/price-call.js';
 
 export interface LedgerProcessorOptions {
   /** When our cost and the instrumentation's reported cost disagree enough to flag `cost_mismatch`. */
@@ -27,7 +29,8 @@ export interface LedgerProcessorOptions {
 
 export const DEFAULT_ANCESTOR_WINDOW_SECONDS = 300;
 export const DEFAULT_TRACE_CACHE_MAX_SPANS = 100_000;
-import { boundRowText } from './bound-text.js';
+import { boundRowText, truncateText } from './bound-text.js';
+import { rowProblem } from './row-check.js';
 import type { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
 
 export interface ProcessResult {
@@ -90,74 +93,97 @@ export class LedgerProcessor {
    */
   process(request: TraceRequest, now: number = Date.now()): ProcessResult {
     const lineage = this.lineage;
+    const rejections = new Rejections();
     lineage.begin(now);
-    const spans = this.pendingSpans;
-    const calls = this.pendingCalls;
-    const nodes = this.pendingNodes;
-    const resources = this.pendingResources;
-    const scopes = this.pendingScopes;
-    let rejectedSpans = 0;
-    let firstRejection = '';
+    try {
+      this.indexSpans(request, now, rejections);
+      const rows: LedgerRow[] = [];
+      const duplicates = this.buildRows(rows, now, rejections);
+      const changes = this.takeChanges(duplicates);
+      return { rows, changes, rejectedSpans: rejections.count, errorMessage: rejections.message() };
+    } finally {
+      // Whatever happened above, the next request starts from empty per-request state: a span that broke
+      // this request must not stay in the reused arrays and break every later one.
+      this.pendingSpans.length = this.pendingCalls.length = this.pendingNodes.length = 0;
+      this.pendingResources.length = this.pendingScopes.length = 0;
+      lineage.end();
+    }
+  }
+
+  /** First pass: index every span of the request, and queue the GenAI calls for the second. */
+  private indexSpans(request: TraceRequest, now: number, rejections: Rejections): void {
+    const lineage = this.lineage;
     for (const resourceSpans of request.resourceSpans) {
       // Ownership that depends only on the resource is resolved lazily, once per resource.
       let resourceOwnership: ResourceOwnership | undefined;
       for (const scopeSpans of resourceSpans.scopeSpans) {
         for (const span of scopeSpans.spans) {
-          const call = extractGenAiCall(span, scopeSpans.scope);
-          if (call === null) {
-            const owner = extractSpanOwnership(span);
-            // A root without ownership can matter to no descendant: not worth remembering.
-            if ((owner === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
-            lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null);
-            continue;
+          // The error boundary of one span: whatever it carries, the worst it can do is be rejected itself.
+          try {
+            const call = extractGenAiCall(span, scopeSpans.scope);
+            if (call === null) {
+              const owner = extractSpanOwnership(span);
+              // A root without ownership can matter to no descendant: not worth remembering.
+              if ((owner === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
+              lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null);
+              continue;
+            }
+            const invalid = invalidIdReason(span);
+            if (invalid !== null) {
+              rejections.add(invalid);
+              continue;
+            }
+            resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
+            const own = call.ownership.teamId === null ? null : call.ownership;
+            const node = lineage.observe(span.traceId, span.spanId, span.parentSpanId, own, call, startMsOf(span, now), resourceOwnership);
+            this.pendingSpans.push(span);
+            this.pendingCalls.push(call);
+            this.pendingNodes.push(node);
+            this.pendingResources.push(resourceOwnership);
+            this.pendingScopes.push(scopeSpans.scope.name);
+          } catch (err) {
+            rejections.add(`span "${spanLabel(span)}" could not be processed: ${errorText(err)}`);
           }
-          const invalid = invalidIdReason(span);
-          if (invalid !== null) {
-            rejectedSpans++;
-            if (firstRejection === '') firstRejection = invalid;
-            continue;
-          }
-          resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
-          const own = call.ownership.teamId === null ? null : call.ownership;
-          spans.push(span);
-          calls.push(call);
-          nodes.push(
-            lineage.observe(span.traceId, span.spanId, span.parentSpanId, own, call, Number(span.startTimeUnixNano) / 1e6, resourceOwnership),
-          );
-          resources.push(resourceOwnership);
-          scopes.push(scopeSpans.scope.name);
         }
       }
     }
+  }
 
-    const rows: LedgerRow[] = [];
+  /** Second pass: the rows of the queued calls, knowing the whole request; returns the duplicates. */
+  private buildRows(rows: LedgerRow[], now: number, rejections: Rejections): DuplicateRow[] | null {
+    const lineage = this.lineage;
+    const spans = this.pendingSpans;
     let duplicates: DuplicateRow[] | null = null;
     for (let i = 0; i < spans.length; i++) {
-      const node = nodes[i]!;
-      const call = calls[i]!;
-      if (node === null) {
-        // A root held in the ring: billed, owned by itself or its resource (the common, cheap case).
-        rows.push(boundRowText(this.buildRow(spans[i]!, call, resources[i]!, scopes[i]!, null)));
-        continue;
+      const span = spans[i]!;
+      try {
+        const node = this.pendingNodes[i]!;
+        const call = this.pendingCalls[i]!;
+        let ancestor: OwnershipHints | null = null;
+        let awaiting = false;
+        if (node !== null && call.ownership.teamId === null && node.parentSpanId !== '') {
+          ancestor = lineage.ancestorOwner(node);
+          awaiting = ancestor === null && lineage.chainBroken;
+        }
+        const row = boundRowText(this.buildRow(span, call, this.pendingResources[i]!, this.pendingScopes[i]!, ancestor, now));
+        const problem = rowProblem(row);
+        if (problem !== null) {
+          rejections.add(`span "${spanLabel(span)}" (span_id ${span.spanId}): ${problem}`);
+          continue;
+        }
+        // A root held in the ring (node null): billed, owned by itself or its resource (the common, cheap case).
+        if (node === null) {
+          rows.push(row);
+          continue;
+        }
+        lineage.emitted(node, awaiting, row.exceptions);
+        if (node.billed) rows.push(row);
+        else (duplicates ??= []).push(duplicateRow(row, node));
+      } catch (err) {
+        rejections.add(`span "${spanLabel(span)}" (span_id ${span.spanId}) could not be processed: ${errorText(err)}`);
       }
-      let ancestor: OwnershipHints | null = null;
-      let awaiting = false;
-      if (call.ownership.teamId === null && node.parentSpanId !== '') {
-        ancestor = lineage.ancestorOwner(node);
-        awaiting = ancestor === null && lineage.chainBroken;
-      }
-      const row = boundRowText(this.buildRow(spans[i]!, call, resources[i]!, scopes[i]!, ancestor));
-      lineage.emitted(node, awaiting, row.exceptions);
-      if (node.billed) rows.push(row);
-      else (duplicates ??= []).push(duplicateRow(row, node));
     }
-    spans.length = calls.length = nodes.length = resources.length = scopes.length = 0;
-    const changes = this.takeChanges(duplicates);
-    lineage.end();
-
-    const errorMessage =
-      rejectedSpans === 0 ? '' : `${rejectedSpans} GenAI span(s) rejected; first: ${firstRejection}`;
-    return { rows, changes, rejectedSpans, errorMessage };
+    return duplicates;
   }
 
   /**
@@ -211,16 +237,15 @@ export class LedgerProcessor {
     call: GenAiCall,
     resourceOwnership: ResourceOwnership,
     scopeName: string,
-    ancestor: OwnershipHints | null = null,
+    ancestor: OwnershipHints | null,
+    now: number,
   ): LedgerRow {
     const owner =
       ancestor === null
         ? this.attributor.attribute(resourceOwnership, call.ownership)
         : this.attributor.attribute(resourceOwnership, mergeAncestorHints(call.ownership, ancestor), 'ancestor');
     const exceptions: ExceptionReason[] = [...owner.exceptions];
-
-    const hasTokens = call.inputTokens !== null || call.outputTokens !== null;
-    if (!hasTokens) exceptions.push('missing_tokens');
+    const times = spanTimes(span, now);
 
     const pricing = readPricingAttributes(span.attributes);
     // The 1-hour writes are a part of the cache writes: never more than them.
@@ -230,44 +255,39 @@ export class LedgerProcessor {
     const inputAudioTokens = pricing.inputAudioTokens === null ? null : Math.min(pricing.inputAudioTokens, call.inputTokens ?? 0);
     const outputAudioTokens = pricing.outputAudioTokens === null ? null : Math.min(pricing.outputAudioTokens, call.outputTokens ?? 0);
 
-    let cost = null;
-    if (call.model === null) {
-      exceptions.push('unpriced_model');
-    } else if (hasTokens) {
-      cost = this.priceBook.cost(
-        call.provider,
-        call.model,
-        {
-          inputTokens: call.inputTokens ?? 0,
-          cachedInputTokens: call.cachedInputTokens ?? 0,
-          cacheWriteTokens: call.cacheWriteTokens ?? 0,
-          outputTokens: call.outputTokens ?? 0,
-          reasoningTokens: call.reasoningTokens ?? 0,
-          cacheWrite1hTokens: cacheWrite1hTokens ?? 0,
-          inputAudioTokens: inputAudioTokens ?? 0,
-          outputAudioTokens: outputAudioTokens ?? 0,
+    const decision = priceCall(
+      this.priceBook,
+      {
+        provider: call.provider,
+        model: call.model,
+        usage: {
+          inputTokens: call.inputTokens,
+          cachedInputTokens: call.cachedInputTokens,
+          cacheWriteTokens: call.cacheWriteTokens,
+          outputTokens: call.outputTokens,
+          reasoningTokens: call.reasoningTokens,
+          cacheWrite1hTokens,
+          inputAudioTokens,
+          outputAudioTokens,
         },
-        span.startTimeUnixNano,
-        pricing.serviceTier,
-      );
-      if (cost === null) exceptions.push('unpriced_model');
-    } else if (this.priceBook.unitPrices(call.provider, call.model, span.startTimeUnixNano, 0, pricing.serviceTier) === null) {
-      // Without tokens there is no cost either way, but an unknown model is worth flagging too.
-      exceptions.push('unpriced_model');
-    }
-    exceptions.sort(byPrecedence);
-    // Listed after the status-deciding reasons; never changes attribution_status.
-    if (
-      cost !== null &&
-      pricing.reportedCostPicoUsd !== null &&
-      isCostMismatch(cost.totalPicoUsd, pricing.reportedCostPicoUsd, this.options.costMismatch ?? DEFAULT_COST_MISMATCH)
-    ) {
-      exceptions.push('cost_mismatch');
-    }
+        tokensInvalid: call.invalidTokenKeys.length > 0 || pricing.invalidTokenKeys !== null,
+        atUnixNano: times.start,
+        serviceTier: pricing.serviceTier,
+        reportedCostPicoUsd: pricing.reportedCostPicoUsd,
+      },
+      this.options.costMismatch ?? DEFAULT_COST_MISMATCH,
+    );
+    const cost = decision.cost;
+    exceptions.push(...decision.reasons);
+    // Listed after the status-deciding reasons; never change attribution_status.
+    if (decision.costMismatch) exceptions.push('cost_mismatch');
+    if (pricing.invalidReportedCostKey !== null) exceptions.push('invalid_reported_cost');
+    if (times.invalid) exceptions.push('invalid_timestamp');
+    exceptions.sort(byReasonOrder);
 
     return {
-      startTimeUnixNano: span.startTimeUnixNano,
-      endTimeUnixNano: span.endTimeUnixNano,
+      startTimeUnixNano: times.start,
+      endTimeUnixNano: times.end,
       traceId: span.traceId,
       spanId: span.spanId,
       parentSpanId: span.parentSpanId === '' ? null : span.parentSpanId,
@@ -347,8 +367,53 @@ function rowMove(node: SpanNode): RowMove {
   };
 }
 
-const byPrecedence = (a: ExceptionReason, b: ExceptionReason) =>
-  EXCEPTION_PRECEDENCE.indexOf(a) - EXCEPTION_PRECEDENCE.indexOf(b);
+/** How many rejection reasons an error message names. */
+const MAX_REASONS_IN_MESSAGE = 3;
+
+/** The spans a request rejected, and the first few reasons for the client's `partial_success.error_message`. */
+class Rejections {
+  count = 0;
+  private readonly reasons: string[] = [];
+
+  add(reason: string): void {
+    this.count++;
+    if (this.reasons.length < MAX_REASONS_IN_MESSAGE) this.reasons.push(truncateText(reason, 300));
+  }
+
+  message(): string {
+    if (this.count === 0) return '';
+    const more = this.count > this.reasons.length ? `; and ${this.count - this.reasons.length} more` : '';
+    return `${this.count} span(s) rejected: ${this.reasons.join('; ')}${more}`;
+  }
+}
+
+const spanLabel = (span: Span): string => truncateText(span.name, 100);
+const errorText = (err: unknown): string => truncateText(err instanceof Error ? err.message : String(err), 200);
+
+/**
+ * The times a row records. A start outside 1970–2200 (a broken clock, a hostile client) is replaced by the
+ * time the span was received, so the call is still billed and priced at a real date; an end outside that
+ * range or before the start is stored NULL. Either is listed as `invalid_timestamp`.
+ */
+function spanTimes(span: Span, nowMs: number): { start: bigint; end: bigint | null; invalid: boolean } {
+  let start = span.startTimeUnixNano;
+  let invalid = false;
+  if (!timeFits(start)) {
+    start = BigInt(Math.trunc(nowMs)) * 1_000_000n;
+    invalid = true;
+  }
+  let end: bigint | null = span.endTimeUnixNano;
+  if (!timeFits(end) || end < start) {
+    end = null;
+    invalid = true;
+  }
+  return { start, end, invalid };
+}
+
+/** Milliseconds of the start time the row will record (for the trace index's windows). */
+function startMsOf(span: Span, nowMs: number): number {
+  return timeFits(span.startTimeUnixNano) ? Number(span.startTimeUnixNano) / 1e6 : nowMs;
+}
 
 /** The decoders guarantee hex ids of the right length or empty; OTLP calls empty and all-zero ids invalid. */
 function invalidIdReason(span: Span): string | null {
