@@ -20,6 +20,10 @@ const REASONS: ReadonlySet<string> = new Set(EXCEPTION_REASONS);
  * Text beyond MAX_LEDGER_TEXT_CHARS is a problem here: rows are bounded (bound-text.ts) before the check.
  */
 export function rowProblem(row: LedgerRow): string | null {
+  // The fast path reads each field by name (compiled from the field table below); only a row that fails it
+  // is walked field by field for the message. Reading 44 fields by a variable key made the check cost as
+  // much as the rest of processing a span (measured: 3.0 → 4.6 µs per span in bench/ledger-processor-bench).
+  if (rowIsSound(row)) return null;
   for (const [field, { kind, nullable }] of FIELDS) {
     const value = row[field];
     if (value === null || value === undefined) {
@@ -35,7 +39,40 @@ export function rowProblem(row: LedgerRow): string | null {
   }
   if (outputTokens !== null && outputTokens < (reasoningTokens ?? 0)) return 'outputTokens is less than reasoningTokens';
   if (row.endTimeUnixNano !== null && row.endTimeUnixNano < row.startTimeUnixNano) return 'endTimeUnixNano is before startTimeUnixNano';
-  return null;
+  return 'has a value out of range';
+}
+
+/** The same checks as {@link rowProblem}'s walk, as one function with a named read per field. */
+const rowIsSound = compileSoundCheck();
+
+function compileSoundCheck(): (row: LedgerRow) => boolean {
+  const lines: string[] = [];
+  for (const [field, { kind, nullable }] of FIELDS) {
+    const v = `r.${field}`;
+    const present = nullable ? `(${v} !== null && ${v} !== undefined)` : 'true';
+    const bad = {
+      time: `(typeof ${v} !== 'bigint' || !timeFits(${v}))`,
+      trace_id: `(typeof ${v} !== 'string' || ${v}.length !== 32 || !HEX.test(${v}))`,
+      span_id: `(typeof ${v} !== 'string' || ${v}.length !== 16 || !HEX.test(${v}))`,
+      text: `(typeof ${v} !== 'string' || ${v}.length > MAX_TEXT)`,
+      enum: `!ENUMS.${field}.has(${v})`,
+      count: `(typeof ${v} !== 'number' || !(${v} >= 0 && ${v} <= MAX_TOKENS) || !Number.isSafeInteger(${v}))`,
+      money: `(typeof ${v} !== 'bigint' || !moneyFits(${v}))`,
+      reasons: `(!Array.isArray(${v}) || !${v}.every(isReason))`,
+    }[kind];
+    lines.push(nullable ? `if (${present} && ${bad}) return false;` : `if (${v} === null || ${v} === undefined || ${bad}) return false;`);
+  }
+  lines.push(
+    'if (r.inputTokens !== null && r.inputTokens < (r.cachedInputTokens ?? 0) + (r.cacheWriteTokens ?? 0)) return false;',
+    'if (r.outputTokens !== null && r.outputTokens < (r.reasoningTokens ?? 0)) return false;',
+    'if (r.endTimeUnixNano !== null && r.endTimeUnixNano < r.startTimeUnixNano) return false;',
+    'return true;',
+  );
+  // Built only from our own field table (no input reaches the source text).
+  const make = new Function('timeFits', 'moneyFits', 'HEX', 'MAX_TEXT', 'MAX_TOKENS', 'ENUMS', 'isReason', `return (r) => {\n${lines.join('\n')}\n};`);
+  return make(timeFits, moneyFits, HEX, MAX_LEDGER_TEXT_CHARS, MAX_ROW_TOKENS, ENUMS, (x: unknown) => REASONS.has(x as string)) as (
+    row: LedgerRow,
+  ) => boolean;
 }
 
 function valueProblem(field: keyof LedgerRow, kind: FieldKind, value: unknown): string | null {
