@@ -8,8 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { AnyValue, Span } from '../src/model/otlp.js';
-import { keyValues, testSpan } from '../src/model/testing/test-span.js';
+import type { AnyValue, Span } from '../core/otlp.js';
+import { keyValues, testSpan } from '../core/testing/test-span.js';
 import { extractGenAiCall as current } from '../processors/genai/extract-genai-call.js';
 
 const ITERATIONS = Number(process.env['BENCH_ITERATIONS'] ?? 200_000);

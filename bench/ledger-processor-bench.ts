@@ -9,7 +9,7 @@ import { LedgerProcessor } from '../src/pipeline/ledger-processor.js';
 import { Attributor } from '../processors/attribution/attributor.js';
 import { loadMappingTables } from '../processors/attribution/mapping-tables.js';
 import { PriceBook } from '../processors/pricing/price-book.js';
-import type { TraceRequest } from '../src/model/otlp.js';
+import type { TraceRequest } from '../core/otlp.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 300);

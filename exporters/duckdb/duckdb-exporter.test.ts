@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { PipelineError } from '../../core/pipeline-errors.js';
 import { DuckDbExporter, DuckDbExporterConfig } from './duckdb-exporter.js';
 import { runReadOnlyQuery } from './read-only-query.js';
 import { CONTRACT_COLUMNS, LEDGER_COLUMNS, SCHEMA_VERSION } from './schema.js';

@@ -2,13 +2,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
-import type { Component } from '../../src/component.js';
-import type { LedgerRow } from '../../src/model/ledger-row.js';
+import type { LineageSource, ProcessedBatch, TraceExporter } from '../../core/exporter.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
 import { rowProblem } from '../../src/pipeline/row-check.js';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { PipelineError } from '../../core/pipeline-errors.js';
 import { inspectLedgerFile, isLockConflict, notDuckDbError } from './ledger-file.js';
 import { ADD_MISSING_COLUMNS, createLedgerStatements, DUPLICATE_SPANS_STATEMENTS, LEDGER_VIEWS, SCHEMA_VERSION } from './schema.js';
-import { hasChanges, type LedgerChanges } from '../../src/model/ledger-changes.js';
+import { hasChanges, mergeChanges, type LedgerChanges } from '../../core/ledger-changes.js';
 import { readRecentLineage, type RecentLedgerSpan } from './recent-lineage.js';
 import { buildStagingChunks } from './staging-table.js';
 import { type PendingWrite, WriterLane } from './writer-lane.js';
@@ -104,8 +104,17 @@ const FATAL_DUCKDB_ERROR = /FATAL Error|database has been invalidated/i;
  * to relax this in DuckDB 1.5, and we do not want one); the WAL is folded into the database file by DuckDB's
  * automatic checkpoint (`checkpoint_threshold`, 16 MiB by default) and by the CHECKPOINT run at shutdown.
  */
-export class DuckDbExporter implements Component {
+export class DuckDbExporter implements TraceExporter, LineageSource {
+  readonly name = 'duckdb';
+  /** The ledger always acknowledges: a 200/OK means the rows are committed. */
+  readonly acknowledges = true;
   readonly config: DuckDbExporterConfig;
+  /**
+   * Moves and ownership updates of a batch whose commit failed, committed with the next batch. The failed
+   * batch's own rows come back with the client's retry; these changes would not, because the trace index
+   * already holds the decision they carry.
+   */
+  private carried: LedgerChanges | null = null;
   private instance: DuckDBInstance | null = null;
   private readonly lanes: WriterLane[];
   /** A batch with changes is committing: no other lane may start one. */
@@ -144,6 +153,27 @@ export class DuckDbExporter implements Component {
     if (this.stopping) return Promise.reject(new Error('the DuckDB exporter was shut down; create a new one'));
     this.starting ??= this.open();
     return this.starting;
+  }
+
+  /** The exporter contract (core/exporter.ts): commits the batch's rows and changes, with carried changes. */
+  async export(batch: ProcessedBatch): Promise<void> {
+    let changes = batch.changes;
+    if (this.carried !== null) {
+      changes = mergeChanges(this.carried, changes);
+      this.carried = null;
+    }
+    try {
+      await this.write(batch.rows, changes);
+    } catch (err) {
+      this.carry(changes);
+      throw err;
+    }
+  }
+
+  private carry(changes: LedgerChanges | null): void {
+    if (changes === null || (changes.moves.length === 0 && changes.ownerUpdates.length === 0)) return;
+    const kept: LedgerChanges = { duplicates: [], moves: changes.moves, ownerUpdates: changes.ownerUpdates };
+    this.carried = this.carried === null ? kept : mergeChanges(this.carried, kept);
   }
 
   /**

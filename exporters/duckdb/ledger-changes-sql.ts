@@ -1,10 +1,10 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
-import type { DuplicateRow, LedgerChanges, OwnerUpdate, RowMove } from '../../src/model/ledger-changes.js';
+import type { DuplicateRow, LedgerChanges, OwnerUpdate, RowMove } from '../../core/ledger-changes.js';
 import { DUPLICATE_COLUMNS, ident, LEDGER_COLUMNS } from './schema.js';
 import { fromStaged, STAGED_COLUMNS, STAGING_SQL_TYPE, type StagedColumn } from './staging-table.js';
 
 /**
- * The SQL of the counted-once and late-ownership changes (src/model/ledger-changes.ts), run inside the same
+ * The SQL of the counted-once and late-ownership changes (core/ledger-changes.ts), run inside the same
  * transaction as a group commit's new rows and only when a batch has such changes: a batch of independent
  * calls (the common case) runs exactly the statements it ran before.
  *

@@ -27,7 +27,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 
-import { attributionStatusOf, byReasonOrder, type ExceptionReason } from '../../src/model/ledger-row.js';
+import { attributionStatusOf, byReasonOrder, type ExceptionReason } from '../../core/ledger-row.js';
 import { priceCall } from '../../processors/pricing/price-call.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
 import { DEFAULT_COST_MISMATCH, type CostMismatchThresholds } from '../../processors/pricing/cost-mismatch.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { LedgerRow } from '../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
 import { DuckDbExporter } from './duckdb-exporter.js';
 import { queryFile, tempDir, writeLedgerRows } from './testing/ledger-test-utils.js';
 import { sampleLedgerRow } from './testing/sample-rows.js';

@@ -10,7 +10,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
-import type { LedgerRow } from '../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
 import { ident, LEDGER_COLUMNS, MONEY_SCALE, MONEY_TYPE, MONEY_WIDTH } from './schema.js';
 
 /**

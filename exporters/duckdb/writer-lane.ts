@@ -1,5 +1,5 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import type { LedgerChanges } from '../../src/model/ledger-changes.js';
+import type { LedgerChanges } from '../../core/ledger-changes.js';
 import {
   appendMoves,
   appendOwnerUpdates,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KeyValue } from '../../src/model/otlp.js';
+import type { KeyValue } from '../../core/otlp.js';
 import type { OwnershipHints } from '../genai/extract-genai-call.js';
 import { Attributor, isSdkDefaultServiceName, type Ownership } from './attributor.js';
 import { loadMappingTables, parseServicesCsv, parseTeamsCsv, type MappingTables } from './mapping-tables.js';

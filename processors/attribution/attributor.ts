@@ -1,5 +1,5 @@
-import type { KeyValue } from '../../src/model/otlp.js';
-import type { AttributionSource, ExceptionReason } from '../../src/model/ledger-row.js';
+import type { KeyValue } from '../../core/otlp.js';
+import type { AttributionSource, ExceptionReason } from '../../core/ledger-row.js';
 import type { OwnershipHints } from '../genai/extract-genai-call.js';
 import { attributeText } from '../genai/attribute-text.js';
 import type { MappingTables } from './mapping-tables.js';

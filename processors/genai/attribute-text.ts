@@ -1,4 +1,4 @@
-import type { AnyValue } from '../../src/model/otlp.js';
+import type { AnyValue } from '../../core/otlp.js';
 
 /**
  * An attribute value as identifier text: strings trimmed, empty → null; finite numbers and bigints

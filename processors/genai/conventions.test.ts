@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../src/model/otlp.js';
-import { keyValues, testSpan } from '../../src/model/testing/test-span.js';
+import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../core/otlp.js';
+import { keyValues, testSpan } from '../../core/testing/test-span.js';
 import { extractGenAiCall, type ScopeInfo, type TokenUsage } from './extract-genai-call.js';
 import { COUNT_FIELDS } from './attribute-keys.js';
 import { decimalText } from './decimal-text.js';

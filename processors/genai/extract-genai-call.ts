@@ -1,4 +1,4 @@
-import type { AnyValue, InstrumentationScope, KeyValue, Span } from '../../src/model/otlp.js';
+import type { AnyValue, InstrumentationScope, KeyValue, Span } from '../../core/otlp.js';
 import {
   COUNT_FIELDS,
   DETECTION_KEYS,

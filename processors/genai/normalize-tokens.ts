@@ -1,4 +1,4 @@
-import type { AnyValue } from '../../src/model/otlp.js';
+import type { AnyValue } from '../../core/otlp.js';
 import type { TokenUsage } from './extract-genai-call.js';
 import { OTEL_READING, type DeclaredConvention } from './token-sources.js';
 

@@ -1,4 +1,4 @@
-import { KeyValueList, type AnyValue } from '../../src/model/otlp.js';
+import { KeyValueList, type AnyValue } from '../../core/otlp.js';
 
 /**
  * Lenient reading of attribute values that carry a nested structure: an OpenInference `metadata` JSON

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AnyValue, Span } from '../../src/model/otlp.js';
-import { keyValues, testSpan } from '../../src/model/testing/test-span.js';
+import type { AnyValue, Span } from '../../core/otlp.js';
+import { keyValues, testSpan } from '../../core/testing/test-span.js';
 import { extractGenAiCall } from './extract-genai-call.js';
 
 function span(attributes: Record<string, AnyValue>): Span {

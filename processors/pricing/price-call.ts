@@ -3,8 +3,8 @@
  * (exporters/duckdb/restate-costs.ts) so that a row priced at either time gets the same cost and the same
  * exception reasons from the same inputs.
  */
-import type { ExceptionReason } from '../../src/model/ledger-row.js';
-import { moneyFits } from '../../src/model/ledger-limits.js';
+import type { ExceptionReason } from '../../core/ledger-row.js';
+import { moneyFits } from '../../core/ledger-limits.js';
 import { DEFAULT_COST_MISMATCH, isCostMismatch, type CostMismatchThresholds } from './cost-mismatch.js';
 import type { CallCost, PriceBook } from './price-book.js';
 

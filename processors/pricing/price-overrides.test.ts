@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { ConfigFileError } from '../../src/config/config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 import { PriceBook } from './price-book.js';
 import { loadPriceOverrides, parsePriceOverrides } from './price-overrides.js';
 

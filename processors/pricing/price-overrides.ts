@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
-import { ConfigFileError } from '../../src/config/config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 import { parseYamlText } from '../../src/config/yaml-file.js';
 import { MTOK_PRICE_DECIMALS, parseDecimal } from './decimal.js';
 

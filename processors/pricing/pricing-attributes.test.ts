@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import type { KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
-import { testSpan } from '../../src/model/testing/test-span.js';
+import type { KeyValue, Span, TraceRequest } from '../../core/otlp.js';
+import { testSpan } from '../../core/testing/test-span.js';
 import { LedgerProcessor } from '../../src/pipeline/ledger-processor.js';
 import { Attributor } from '../attribution/attributor.js';
 import { costMismatchThresholds, CostMismatchConfig, isCostMismatch } from './cost-mismatch.js';

@@ -3,10 +3,10 @@
  * tier that ran, 1-hour cache writes, and the cost the instrumentation itself reported. Kept out of the
  * GenAI extractor (processors/genai/) because none of them identifies a call; docs/pricing.md lists the keys.
  */
-import type { AnyValue, KeyValue } from '../../src/model/otlp.js';
+import type { AnyValue, KeyValue } from '../../core/otlp.js';
 import { attributeText } from '../genai/attribute-text.js';
 import { INVALID_TOKEN_COUNT, readTokenCount } from '../genai/normalize-tokens.js';
-import { moneyFits } from '../../src/model/ledger-limits.js';
+import { moneyFits } from '../../core/ledger-limits.js';
 import { parseDecimal, PICO_DECIMALS } from './decimal.js';
 
 export interface PricingAttributes {

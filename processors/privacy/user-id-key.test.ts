@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConfigFileError } from '../../src/config/config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 import { generatedKeyPath, loadUserIdKey } from './user-id-key.js';
 
 let dir: string;

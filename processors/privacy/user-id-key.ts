@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ConfigFileError } from '../../src/config/config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 import { MIN_USER_ID_KEY_BYTES } from './user-id-policy.js';
 
 /** Where the generated key lives when no key file is configured: next to the ledger, never inside it. */

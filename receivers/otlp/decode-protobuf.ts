@@ -11,8 +11,8 @@ import {
   type SpanLink,
   type SpanStatus,
   type TraceRequest,
-} from '../../src/model/otlp.js';
-import { invalidPayload, PipelineError } from '../../src/pipeline/errors.js';
+} from '../../core/otlp.js';
+import { invalidPayload, PipelineError } from '../../core/pipeline-errors.js';
 import { atPath, DecodeError } from './decode-error.js';
 import { ProtobufReader } from './protobuf-reader.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { PipelineError } from '../../core/pipeline-errors.js';
 import {
   decodeExportResponseProtobuf,
   decodeStatusProtobuf,

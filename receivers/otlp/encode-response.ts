@@ -1,4 +1,4 @@
-import { invalidPayload, PipelineError } from '../../src/pipeline/errors.js';
+import { invalidPayload, PipelineError } from '../../core/pipeline-errors.js';
 import { DecodeError } from './decode-error.js';
 import { ProtobufReader } from './protobuf-reader.js';
 import { ProtobufWriter } from './protobuf-writer.js';

@@ -11,11 +11,11 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { z } from 'zod';
-import type { Component } from '../../src/component.js';
-import type { TraceConsumer } from '../../src/pipeline/consumer.js';
-import { asPipelineError, PipelineError } from '../../src/pipeline/errors.js';
+import type { Component } from '../../core/component.js';
+import type { TraceConsumer } from '../../core/consumer.js';
+import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 import type { InFlightLimiter } from '../../src/pipeline/in-flight-limiter.js';
-import { countSpans } from '../../src/model/otlp.js';
+import { countSpans } from '../../core/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
 import { encodeExportResponseProtobuf } from './encode-response.js';
 import { errorKindStatus } from './status-codes.js';

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { Component } from '../../src/component.js';
-import type { TraceConsumer } from '../../src/pipeline/consumer.js';
-import { asPipelineError, PipelineError } from '../../src/pipeline/errors.js';
+import type { Component } from '../../core/component.js';
+import type { TraceConsumer } from '../../core/consumer.js';
+import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 import type { InFlightLimiter, InFlightReservation } from '../../src/pipeline/in-flight-limiter.js';
-import { countSpans, type TraceRequest } from '../../src/model/otlp.js';
+import { countSpans, type TraceRequest } from '../../core/otlp.js';
 import { decodeTraceRequestProtobuf } from './decode-protobuf.js';
 import { decodeTraceRequestJson } from './decode-json.js';
 import {

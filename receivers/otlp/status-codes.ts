@@ -1,4 +1,4 @@
-import type { PipelineErrorKind } from '../../src/pipeline/errors.js';
+import type { PipelineErrorKind } from '../../core/pipeline-errors.js';
 
 /** google.rpc.Code values used by OTLP. */
 export const GrpcCode = {
@@ -12,7 +12,7 @@ export const GrpcCode = {
 } as const;
 
 /**
- * How each pipeline error kind is answered on each transport (see src/pipeline/errors.ts): the one table both
+ * How each pipeline error kind is answered on each transport (see core/pipeline-errors.ts): the one table both
  * receivers use, following the OTLP specification's failure sections and the Collector's
  * `receiver/otlpreceiver/internal/errors`. Overload is UNAVAILABLE on gRPC, not RESOURCE_EXHAUSTED: OTLP
  * clients retry RESOURCE_EXHAUSTED only when RetryInfo is attached, and UNAVAILABLE always; the delay goes

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ConfigFileError } from './config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 
 /**
  * Reads a YAML (or JSON, which is YAML) file and validates it against a zod schema. Every problem is

@@ -1,5 +1,5 @@
-import type { LedgerRow } from '../model/ledger-row.js';
-import { fieldsOfKind } from '../model/ledger-fields.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
+import { fieldsOfKind } from '../../core/ledger-fields.js';
 
 /**
  * Longest text written to any VARCHAR column of the ledger, in UTF-16 code units (= characters for

@@ -1,21 +1,13 @@
-import type { Component } from '../component.js';
-import { countSpans, type TraceRequest } from '../model/otlp.js';
-import type { LedgerRow } from '../model/ledger-row.js';
-import { hasChanges, type LedgerChanges } from '../model/ledger-changes.js';
-import type { RestoredSpan } from './span-lineage.js';
-import type { ConsumeInfo, ConsumeResult, TraceConsumer } from './consumer.js';
-import { PipelineError } from './errors.js';
+import type { Component } from '../../core/component.js';
+import { countSpans, type Span, type TraceRequest } from '../../core/otlp.js';
+import { mergeChanges, type LedgerChanges } from '../../core/ledger-changes.js';
+import type { LineageSource, ProcessedBatch, SpanDecision, TraceExporter } from '../../core/exporter.js';
+import type { ConsumeInfo, ConsumeResult, TraceConsumer } from '../../core/consumer.js';
+import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 import type { LedgerProcessor } from './ledger-processor.js';
+import { FanOut } from './fan-out.js';
 
-/** Where processed rows go; the DuckDB exporter implements it. Resolves only once rows are durable. */
-export interface LedgerWriter extends Component {
-  /** Commits the new billed rows and `changes` (duplicates, moves, late ownership) in one transaction. */
-  write(rows: readonly LedgerRow[], changes?: LedgerChanges | null): Promise<void>;
-  /** The GenAI spans committed within the window, to rebuild the trace index after a restart. */
-  recentLineage?(windowSeconds: number, limit: number): Promise<RestoredSpan[]>;
-}
-
-/** Counters about the pipeline itself, for logs and (later) /metrics. */
+/** Counters about the pipeline itself, for logs and /metrics. */
 export interface PipelineStats {
   requests: number;
   spansReceived: number;
@@ -26,10 +18,16 @@ export interface PipelineStats {
   writeFailures: number;
 }
 
+/** Told after each batch the acknowledging exporters took (for /metrics); never slows the answer. */
+export type BatchObserver = (batch: ProcessedBatch, seconds: number) => void;
+
+const NO_DECISIONS = (): undefined => undefined;
+
 /**
- * The receive core both transports call: process a decoded request into ledger rows and answer only
- * after the writer has committed them. After `shutdown` begins, new requests get `unavailable` (the
- * client retries against the restarted server) while requests already accepted are finished.
+ * The receive core both transports call: process a decoded request (detect, attribute, price) and hand the
+ * batch to every exporter (fan-out), answering only after the exporters that acknowledge — the DuckDB ledger
+ * always among them — have it. After `shutdown` begins, new requests get `unavailable` (the client retries
+ * against the restarted server) while requests already accepted are finished.
  */
 export class LedgerPipeline implements TraceConsumer, Component {
   readonly stats: PipelineStats = {
@@ -42,24 +40,32 @@ export class LedgerPipeline implements TraceConsumer, Component {
   };
   private accepting = false;
   private readonly pending = new Set<Promise<unknown>>();
-  /**
-   * Moves and ownership updates of a write that failed (or found at restore), committed with the next write.
-   * The failed request's own rows come back with the client's retry; these changes would not, because the
-   * trace index already holds the decision they carry.
-   */
-  private carried: LedgerChanges | null = null;
+  private readonly fanOut: FanOut;
+  /** Changes found when the trace index was restored at start, committed with the first batch. */
+  private restored: LedgerChanges | null = null;
+  /** Whether any exporter reads span decisions (forwarders): only then are they collected. */
+  private readonly needsDecisions: boolean;
+  private observer: BatchObserver | null = null;
 
   constructor(
     private readonly processor: LedgerProcessor,
-    private readonly writer: LedgerWriter,
-    private readonly restoreWindow: { windowSeconds: number; maxSpans: number } | null = null,
-  ) {}
+    readonly exporters: readonly TraceExporter[],
+    private readonly restoreFrom: { source: LineageSource; windowSeconds: number; maxSpans: number } | null = null,
+  ) {
+    this.fanOut = new FanOut(exporters);
+    this.needsDecisions = exporters.some((e) => !e.acknowledges);
+  }
+
+  /** Sets the one observer told about every acknowledged batch. */
+  observe(observer: BatchObserver): void {
+    this.observer = observer;
+  }
 
   async start(): Promise<void> {
-    await this.writer.start();
-    if (this.restoreWindow !== null && this.writer.recentLineage !== undefined) {
-      const { windowSeconds, maxSpans } = this.restoreWindow;
-      this.carry(this.processor.restore(await this.writer.recentLineage(windowSeconds, maxSpans)));
+    for (const exporter of this.exporters) await exporter.start();
+    if (this.restoreFrom !== null) {
+      const { source, windowSeconds, maxSpans } = this.restoreFrom;
+      this.restored = this.processor.restore(await source.recentLineage(windowSeconds, maxSpans));
     }
     this.accepting = true;
   }
@@ -68,53 +74,45 @@ export class LedgerPipeline implements TraceConsumer, Component {
     if (!this.accepting) throw new PipelineError('unavailable', 'genai-ledger is shutting down', 1);
     this.stats.requests++;
     this.stats.spansReceived += countSpans(request);
-    const processed = this.processor.process(request);
+    const decisions = this.needsDecisions ? new Map<Span, SpanDecision>() : null;
+    const processed = this.processor.process(request, Date.now(), decisions);
     const { rows, rejectedSpans, errorMessage } = processed;
     let changes = processed.changes;
-    if (this.carried !== null) {
-      changes = withCarried(this.carried, changes);
-      this.carried = null;
+    if (this.restored !== null) {
+      changes = mergeChanges(this.restored, changes);
+      this.restored = null;
     }
     this.stats.spansRejected += rejectedSpans;
-    if (rows.length > 0 || changes !== null) {
-      const write = this.writer.write(rows, changes);
-      this.pending.add(write);
-      try {
-        await write;
-      } catch (err) {
-        this.stats.writeFailures++;
-        this.carry(changes);
-        if (err instanceof PipelineError) throw err;
-        throw new PipelineError('unavailable', `ledger write failed: ${(err as Error).message}`, 5, { cause: err });
-      } finally {
-        this.pending.delete(write);
-      }
-      this.stats.rowsWritten += rows.length;
-      this.stats.duplicatesWritten += changes?.duplicates.length ?? 0;
+    const batch: ProcessedBatch = {
+      request,
+      rows,
+      changes,
+      decisionOf: decisions === null ? NO_DECISIONS : (span) => decisions.get(span),
+    };
+    const started = performance.now();
+    const exported = this.fanOut.export(batch);
+    this.pending.add(exported);
+    try {
+      await exported;
+    } catch (err) {
+      this.stats.writeFailures++;
+      throw asPipelineError(err);
+    } finally {
+      this.pending.delete(exported);
     }
+    this.stats.rowsWritten += rows.length;
+    this.stats.duplicatesWritten += changes?.duplicates.length ?? 0;
+    this.observer?.(batch, (performance.now() - started) / 1000);
     return { rejectedSpans, errorMessage };
   }
 
-  private carry(changes: LedgerChanges | null): void {
-    if (changes === null || (changes.moves.length === 0 && changes.ownerUpdates.length === 0)) return;
-    const kept: LedgerChanges = { duplicates: [], moves: changes.moves, ownerUpdates: changes.ownerUpdates };
-    this.carried = this.carried === null ? kept : withCarried(this.carried, kept);
-  }
-
-  /** Stops accepting, waits for accepted writes to commit, then closes the writer. */
+  /** Stops accepting, waits for accepted batches, then shuts every exporter down (each flushes its own). */
   async shutdown(): Promise<void> {
     this.accepting = false;
     await Promise.allSettled([...this.pending]);
-    await this.writer.shutdown();
+    const results = await Promise.allSettled(this.exporters.map((e) => e.shutdown()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 }
 
-/** `earlier` then `later` (the writer applies a key's last change). */
-function withCarried(earlier: LedgerChanges, later: LedgerChanges | null): LedgerChanges | null {
-  const merged: LedgerChanges = {
-    duplicates: later?.duplicates ?? [],
-    moves: [...earlier.moves, ...(later?.moves ?? [])],
-    ownerUpdates: [...earlier.ownerUpdates, ...(later?.ownerUpdates ?? [])],
-  };
-  return hasChanges(merged) ? merged : null;
-}

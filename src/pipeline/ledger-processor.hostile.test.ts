@@ -19,9 +19,9 @@ import {
   SERVICE_TIER_KEYS,
 } from '../../processors/pricing/pricing-attributes.js';
 import { anyValueArbitrary } from '../../receivers/otlp/testing/arbitraries.js';
-import type { AnyValue, KeyValue, Span, TraceRequest } from '../model/otlp.js';
-import type { LedgerRow } from '../model/ledger-row.js';
-import { moneyFits } from '../model/ledger-limits.js';
+import type { AnyValue, KeyValue, Span, TraceRequest } from '../../core/otlp.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
+import { moneyFits } from '../../core/ledger-limits.js';
 
 const priceBook = await PriceBook.loadDefault();
 const teams = new Map([['search', { teamId: 'search', costCenter: 'CC-1001', owner: null, monthlyBudgetUsd: null, extra: {}, line: 2 }]]);

@@ -1,6 +1,7 @@
-import type { TraceRequest, Span } from '../model/otlp.js';
-import { attributionStatusOf, byReasonOrder, type ExceptionReason, type LedgerRow } from '../model/ledger-row.js';
-import { timeFits } from '../model/ledger-limits.js';
+import type { TraceRequest, Span } from '../../core/otlp.js';
+import type { SpanDecision } from '../../core/exporter.js';
+import { attributionStatusOf, byReasonOrder, type ExceptionReason, type LedgerRow } from '../../core/ledger-row.js';
+import { timeFits } from '../../core/ledger-limits.js';
 import {
   extractGenAiCall,
   extractSpanOwnership,
@@ -8,7 +9,7 @@ import {
   type OwnershipHints,
 } from '../../processors/genai/extract-genai-call.js';
 import type { Attributor, ResourceOwnership } from '../../processors/attribution/attributor.js';
-import type { DuplicateRow, LedgerChanges, OwnerUpdate, RowMove } from '../model/ledger-changes.js';
+import type { DuplicateRow, LedgerChanges, OwnerUpdate, RowMove } from '../../core/ledger-changes.js';
 import { SpanLineage, type RestoredSpan } from './span-lineage.js';
 import type { SpanNode } from './trace-index.js';
 import type { PriceBook } from '../../processors/pricing/price-book.js';
@@ -91,14 +92,14 @@ export class LedgerProcessor {
    * Two passes: the first indexes every span of the request (so the order of spans inside a request does not
    * matter), the second builds the GenAI rows knowing the whole request and what came before it.
    */
-  process(request: TraceRequest, now: number = Date.now()): ProcessResult {
+  process(request: TraceRequest, now: number = Date.now(), decisions: Map<Span, SpanDecision> | null = null): ProcessResult {
     const lineage = this.lineage;
     const rejections = new Rejections();
     lineage.begin(now);
     try {
       this.indexSpans(request, now, rejections);
       const rows: LedgerRow[] = [];
-      const duplicates = this.buildRows(rows, now, rejections);
+      const duplicates = this.buildRows(rows, now, rejections, decisions);
       const changes = this.takeChanges(duplicates);
       return { rows, changes, rejectedSpans: rejections.count, errorMessage: rejections.message() };
     } finally {
@@ -150,7 +151,12 @@ export class LedgerProcessor {
   }
 
   /** Second pass: the rows of the queued calls, knowing the whole request; returns the duplicates. */
-  private buildRows(rows: LedgerRow[], now: number, rejections: Rejections): DuplicateRow[] | null {
+  private buildRows(
+    rows: LedgerRow[],
+    now: number,
+    rejections: Rejections,
+    decisions: Map<Span, SpanDecision> | null,
+  ): DuplicateRow[] | null {
     const lineage = this.lineage;
     const spans = this.pendingSpans;
     let duplicates: DuplicateRow[] | null = null;
@@ -174,11 +180,13 @@ export class LedgerProcessor {
         // A root held in the ring (node null): billed, owned by itself or its resource (the common, cheap case).
         if (node === null) {
           rows.push(row);
+          decisions?.set(span, { row, billed: true });
           continue;
         }
         lineage.emitted(node, awaiting, row.exceptions);
         if (node.billed) rows.push(row);
         else (duplicates ??= []).push(duplicateRow(row, node));
+        decisions?.set(span, { row, billed: node.billed });
       } catch (err) {
         rejections.add(`span "${spanLabel(span)}" (span_id ${span.spanId}) could not be processed: ${errorText(err)}`);
       }

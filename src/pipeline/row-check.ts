@@ -1,6 +1,6 @@
-import { ATTRIBUTION_STATUSES, EXCEPTION_REASONS, type LedgerRow } from '../model/ledger-row.js';
-import { LEDGER_FIELD_RULES, type FieldKind } from '../model/ledger-fields.js';
-import { MAX_ROW_TOKENS, moneyFits, timeFits } from '../model/ledger-limits.js';
+import { ATTRIBUTION_STATUSES, EXCEPTION_REASONS, type LedgerRow } from '../../core/ledger-row.js';
+import { LEDGER_FIELD_RULES, type FieldKind } from '../../core/ledger-fields.js';
+import { MAX_ROW_TOKENS, moneyFits, timeFits } from '../../core/ledger-limits.js';
 import { MAX_LEDGER_TEXT_CHARS } from './bound-text.js';
 
 const FIELDS = Object.entries(LEDGER_FIELD_RULES) as [keyof LedgerRow, { kind: FieldKind; nullable: boolean }][];
@@ -14,7 +14,7 @@ const REASONS: ReadonlySet<string> = new Set(EXCEPTION_REASONS);
 
 /**
  * Why `row` cannot be written as it is, or null when every field is within its column's range
- * (src/model/ledger-fields.ts) and the token invariants hold. The processor runs it on each row it builds and
+ * (core/ledger-fields.ts) and the token invariants hold. The processor runs it on each row it builds and
  * rejects only that span on a problem; the DuckDB exporter runs it again as the last line of defence, since
  * a value DuckDB refuses would fail the whole batch and a value that wraps would be silently wrong.
  * Text beyond MAX_LEDGER_TEXT_CHARS is a problem here: rows are bounded (bound-text.ts) before the check.

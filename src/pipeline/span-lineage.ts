@@ -1,33 +1,14 @@
 import type { ResourceOwnership } from '../../processors/attribution/attributor.js';
 import type { GenAiCall, OwnershipHints } from '../../processors/genai/extract-genai-call.js';
-import type { ExceptionReason } from '../model/ledger-row.js';
+import type { ExceptionReason } from '../../core/ledger-row.js';
+import type { RestoredSpan } from '../../core/exporter.js';
 import { hashText } from './root-ring.js';
 import { SpanNode, TraceIndex, type TraceEntry, type TraceIndexOptions } from './trace-index.js';
 
 /** Longest ancestor chain walked (a guard against cycles in hostile parent ids). */
 const MAX_DEPTH = 256;
 
-/** A GenAI span as read back from the ledger after a restart (exporters/duckdb/recent-lineage.ts). */
-export interface RestoredSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  /** Span start, ms. */
-  startMs: number;
-  /** In genai_calls (true) or genai_duplicate_spans (false). */
-  billed: boolean;
-  duplicateOfTraceId: string | null;
-  duplicateOfSpanId: string | null;
-  hasUsage: boolean;
-  richness: number;
-  responseId: string | null;
-  teamId: string | null;
-  projectId: string | null;
-  environment: string | null;
-  service: string | null;
-  attributionSource: string | null;
-  exceptions: string[];
-}
+export type { RestoredSpan } from '../../core/exporter.js';
 
 /** How many token classes a call reports: the richer of two spans of one provider call is billed. */
 export function callRichness(call: GenAiCall): number {

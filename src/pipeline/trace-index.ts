@@ -1,7 +1,7 @@
 import type { ResourceOwnership } from '../../processors/attribution/attributor.js';
 import type { OwnershipHints } from '../../processors/genai/extract-genai-call.js';
-import type { DuplicateReason } from '../model/ledger-changes.js';
-import type { ExceptionReason } from '../model/ledger-row.js';
+import type { DuplicateReason } from '../../core/ledger-changes.js';
+import type { ExceptionReason } from '../../core/ledger-row.js';
 import { RootRing } from './root-ring.js';
 
 /**

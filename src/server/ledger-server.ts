@@ -1,4 +1,4 @@
-import type { Component } from '../component.js';
+import type { Component } from '../../core/component.js';
 import type { LedgerConfig } from '../config/ledger-config.js';
 import { InFlightLimiter } from '../pipeline/in-flight-limiter.js';
 import { LedgerPipeline } from '../pipeline/ledger-pipeline.js';
@@ -82,7 +82,11 @@ export class LedgerServer implements Component {
       traceCacheMaxSpans,
     });
     const exporter = new DuckDbExporter(config.exporters.duckdb, { onWriteEvent: options.onLedgerWriteEvent });
-    const pipeline = new LedgerPipeline(processor, exporter, { windowSeconds: ancestorWindowSeconds, maxSpans: traceCacheMaxSpans });
+    const pipeline = new LedgerPipeline(processor, [exporter], {
+      source: exporter,
+      windowSeconds: ancestorWindowSeconds,
+      maxSpans: traceCacheMaxSpans,
+    });
     const limiter = new InFlightLimiter({
       maxBytes: config.pipeline.maxInFlightBytes,
       maxSpans: config.pipeline.maxInFlightSpans,

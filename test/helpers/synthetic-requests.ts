@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
-import { testSpan } from '../../src/model/testing/test-span.js';
+import type { KeyValue, Span, TraceRequest } from '../../core/otlp.js';
+import { testSpan } from '../../core/testing/test-span.js';
 
 /**
  * Synthetic OTLP requests shaped like real instrumented traffic, for receiver tests and the benchmark:

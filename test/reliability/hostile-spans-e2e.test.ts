@@ -11,7 +11,7 @@ import { exportRaw } from '../helpers/grpc-export.js';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { encodeTraceRequestJson } from '../../receivers/otlp/testing/encode-json.js';
 import { decodeExportResponseProtobuf } from '../../receivers/otlp/encode-response.js';
-import type { AnyValue, KeyValue, Span, TraceRequest } from '../../src/model/otlp.js';
+import type { AnyValue, KeyValue, Span, TraceRequest } from '../../core/otlp.js';
 
 const NS = 1_000_000n;
 const T0 = BigInt(Date.parse('2026-11-02T09:00:00Z')) * NS;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KeyValueList, type KeyValue } from '../../src/model/otlp.js';
+import { KeyValueList, type KeyValue } from '../../core/otlp.js';
 import { startTestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';

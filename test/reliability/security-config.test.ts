@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLedgerConfig } from '../../src/config/ledger-config.js';
-import { ConfigFileError } from '../../src/config/config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 
 test('auth and TLS file paths in a config file are relative to the file; unknown keys are refused with their line', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-secconfig-'));

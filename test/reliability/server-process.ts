@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import type { TraceRequest } from '../../src/model/otlp.js';
+import type { TraceRequest } from '../../core/otlp.js';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { CLI, SERVE_NODE_FLAGS } from '../helpers/cli-process.js';
 

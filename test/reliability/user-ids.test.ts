@@ -10,7 +10,7 @@ import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyValue } from '../../src/model/otlp.js';
+import type { KeyValue } from '../../core/otlp.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { knownSpanRequest, KnownSpanSource } from './known-spans.js';
 import { postTraces, startServer, type ServerProcess } from './server-process.js';

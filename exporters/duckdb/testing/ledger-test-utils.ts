@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { LedgerRow } from '../../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../../core/ledger-row.js';
 import { DuckDbExporter } from '../duckdb-exporter.js';
 
 /** A fresh temp directory; `cleanup` removes it. */

@@ -1,4 +1,4 @@
-import type { LedgerRow } from '../../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../../core/ledger-row.js';
 
 /**
  * A complete, valid, attributed and priced ledger row (an OpenAI chat call) for tests. Every field has a

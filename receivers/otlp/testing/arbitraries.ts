@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { KeyValueList, type AnyValue, type Span, type TraceRequest } from '../../../src/model/otlp.js';
+import { KeyValueList, type AnyValue, type Span, type TraceRequest } from '../../../core/otlp.js';
 
 /** fast-check arbitraries for the decoded model, in canonical form (exactly what a decoder returns). */
 

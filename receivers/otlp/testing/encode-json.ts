@@ -1,4 +1,4 @@
-import { KeyValueList, type AnyValue, type KeyValue, type Span, type TraceRequest } from '../../../src/model/otlp.js';
+import { KeyValueList, type AnyValue, type KeyValue, type Span, type TraceRequest } from '../../../core/otlp.js';
 
 /**
  * Encodes a TraceRequest as OTLP/JSON — the inverse of decodeTraceRequestJson, for tests and benchmarks.

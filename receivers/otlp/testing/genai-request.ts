@@ -1,4 +1,4 @@
-import type { KeyValue, Span, TraceRequest } from '../../../src/model/otlp.js';
+import type { KeyValue, Span, TraceRequest } from '../../../core/otlp.js';
 
 /**
  * A deterministic TraceRequest shaped like real GenAI traffic: one resource, one scope, `spanCount`

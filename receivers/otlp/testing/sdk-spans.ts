@@ -2,7 +2,7 @@ import { context, SpanKind as ApiSpanKind, SpanStatusCode, trace, TraceFlags, ty
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../../src/model/otlp.js';
+import { KeyValueList, type AnyValue, type KeyValue, type Span } from '../../../core/otlp.js';
 
 /**
  * Spans made by the real OpenTelemetry JS SDK (and some hand-built ReadableSpans for values the SDK

@@ -1,5 +1,5 @@
-import type { LedgerChanges } from '../../model/ledger-changes.js';
-import type { LedgerRow } from '../../model/ledger-row.js';
+import type { LedgerChanges } from '../../../core/ledger-changes.js';
+import type { LedgerRow } from '../../../core/ledger-row.js';
 import type { ProcessResult } from '../ledger-processor.js';
 
 /** What a test compares about one stored GenAI span. */

@@ -1,5 +1,5 @@
-import type { AnyValue, Span, TraceRequest } from '../../model/otlp.js';
-import { keyValues, testSpan } from '../../model/testing/test-span.js';
+import type { AnyValue, Span, TraceRequest } from '../../../core/otlp.js';
+import { keyValues, testSpan } from '../../../core/testing/test-span.js';
 
 /**
  * Compact spans for trace-level tests (counted once, ownership across the trace): ids are short names

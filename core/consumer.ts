@@ -1,4 +1,4 @@
-import type { TraceRequest } from '../model/otlp.js';
+import type { TraceRequest } from './otlp.js';
 
 /**
  * What both receivers hand a decoded request to. The promise resolves only when every accepted span's

@@ -60,3 +60,13 @@ export interface LedgerChanges {
 
 export const hasChanges = (c: LedgerChanges | null | undefined): c is LedgerChanges =>
   c != null && (c.duplicates.length > 0 || c.moves.length > 0 || c.ownerUpdates.length > 0);
+
+/** `earlier` then `later` in one set of changes (the ledger applies a key's last change); null when empty. */
+export function mergeChanges(earlier: LedgerChanges, later: LedgerChanges | null): LedgerChanges | null {
+  const merged: LedgerChanges = {
+    duplicates: [...earlier.duplicates, ...(later?.duplicates ?? [])],
+    moves: [...earlier.moves, ...(later?.moves ?? [])],
+    ownerUpdates: [...earlier.ownerUpdates, ...(later?.ownerUpdates ?? [])],
+  };
+  return hasChanges(merged) ? merged : null;
+}
