@@ -70,7 +70,7 @@ export interface LedgerGauges {
   monthToDate: readonly { teamId: string | null; costCenter: string | null; costUsd: number | string }[];
   /** `monthly_budget_usd` of each team in teams.csv that has one. */
   budgets: readonly { teamId: string; costCenter: string | null; budgetUsd: number | string }[];
-  /** Rows of the exceptions queue (`genai_exceptions`) — the lead decides the window; docs/metrics.md says which. */
+  /** Rows of the exceptions queue (`genai_exceptions`) in the current UTC month: what must be fixed before the month is closed. */
   openExceptions: number;
   /** Size of the ledger file plus its write-ahead log, bytes. */
   ledgerFileBytes: number;
@@ -235,7 +235,7 @@ export class LedgerMetrics {
     });
     const openExceptions: Gauge = new Gauge({
       name: 'genai_ledger_open_exceptions',
-      help: 'Rows in the exceptions queue (calls whose attribution_status is not attributed), read from the ledger at scrape time.',
+      help: 'Rows in the exceptions queue (calls whose attribution_status is not attributed) in the current UTC month, read from the ledger at scrape time.',
       registers,
       collect: async () => {
         const g = await this.readLedgerGauges();
