@@ -5,7 +5,7 @@
 // FILE is kept, or a random one is generated on first start. Mode 0644: the file lives in a volume that only
 // the stack's containers mount, and they run as different users (node, nobody, dd-agent).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const file = process.argv[2];
 if (!file) {
@@ -24,11 +24,12 @@ if (given !== '') {
   console.log(`token-init: keeping the token in ${file}`);
 } else {
   write(randomBytes(24).toString('hex'));
-  console.log(`token-init: generated a token into ${file} (read it with: docker compose run --rm --entrypoint cat genai-ledger ${file})`);
+  console.log(`token-init: generated a token into ${file} (read it with: docker compose run --rm --no-deps --entrypoint cat genai-ledger ${file})`);
 }
 
 function write(token) {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${token}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${token}\n`);
+  chmodSync(tmp, 0o644); // whatever the umask
   renameSync(tmp, file); // atomic: a reader never sees half a token
 }
