@@ -1,11 +1,12 @@
 # genai-ledger container image: `docker compose up` (see docker-compose.yml and README.md).
-# The image carries what runs and nothing else: tsconfig.build.json compiles src, receivers, processors and
+# The image carries what runs and nothing else: tsconfig.build.json compiles core, src, receivers, processors and
 # exporters without tests, test helpers or benchmarks, and dev dependencies are pruned.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
 COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import type { LedgerRow } from '../../src/model/ledger-row.js';
-import type { PipelineErrorKind } from '../../src/pipeline/errors.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
+import type { PipelineErrorKind } from '../../core/pipeline-errors.js';
 import { BoundedSeries, OVERFLOW_LABEL_VALUE } from './bounded-series.js';
 import { picoUsdToNumber, usdToNumber } from './usd.js';
 import { checkReadiness, type ReadinessProbe } from './readiness.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import type { Component } from '../../src/component.js';
+import type { Component } from '../../core/component.js';
 import type { BearerTokenVerifier } from '../../src/security/bearer-auth.js';
 import { checkReadiness, type ReadinessProbe } from './readiness.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
-import type { LedgerRow } from '../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../core/ledger-row.js';
 import { BearerTokenVerifier } from '../../src/security/bearer-auth.js';
 import { LedgerMetrics, type LedgerGauges } from '../../exporters/prometheus/ledger-metrics.js';
 import { MetricsServer } from '../../exporters/prometheus/metrics-server.js';

@@ -1,41 +1,26 @@
-import type { LedgerRow } from '../../../src/model/ledger-row.js';
+import type { LedgerRow } from '../../../core/ledger-row.js';
+import { sampleLedgerRow } from '../../duckdb/testing/sample-rows.js';
 
-/** A priced, attributed ledger row for metric tests: `fields` over neutral defaults. */
+/** A priced, attributed ledger row for metric tests: `fields` over the values the metric tests count on. */
 export function ledgerRow(fields: Partial<LedgerRow> = {}): LedgerRow {
-  return {
+  return sampleLedgerRow({
     startTimeUnixNano: 1_700_000_000_000_000_000n,
     endTimeUnixNano: 1_700_000_001_000_000_000n,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
     parentSpanId: null,
-    spanName: 'chat gpt-4o-mini',
-    provider: 'openai',
     model: 'gpt-4o-mini',
-    requestModel: 'gpt-4o-mini',
     responseModel: 'gpt-4o-mini',
-    operation: 'chat',
     teamId: 'search',
     costCenter: 'CC-1001',
     projectId: 'ranking',
-    service: 'search-api',
-    environment: 'production',
-    attributionSource: 'span',
     inputTokens: 1000,
-    cachedInputTokens: 200,
-    cacheWriteTokens: 100,
-    outputTokens: 300,
-    reasoningTokens: 50,
     totalTokens: 1300,
-    unitPriceSnapshot: 'genai-prices@0.1.8',
     requestCostPicoUsd: 1_234_567_890n,
     inputCostPicoUsd: null,
     cachedInputCostPicoUsd: null,
     cacheWriteCostPicoUsd: null,
     outputCostPicoUsd: null,
-    attributionStatus: 'attributed',
-    exceptions: [],
     status: 'unset',
     instrumentationScope: null,
     ...fields,
-  };
+  });
 }
