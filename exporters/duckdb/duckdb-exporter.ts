@@ -84,6 +84,10 @@ export type LedgerWriteEvent =
 
 export interface DuckDbExporterOptions {
   onWriteEvent?: (event: LedgerWriteEvent) => void;
+  /** Told after each committed transaction: how long it took and how many rows it carried (for /metrics). */
+  onCommit?: (seconds: number, rows: number) => void;
+  /** Told after each transaction that failed to commit. */
+  onCommitFailed?: () => void;
 }
 
 /** Seconds a client is asked to wait after a storage failure or during shutdown. */
@@ -300,11 +304,15 @@ export class DuckDbExporter implements TraceExporter, LineageSource {
   private async drain(lane: WriterLane): Promise<void> {
     for (let writes = this.takeBatch(lane); writes !== null; writes = this.takeBatch(lane)) {
       lane.committing = true;
+      const started = performance.now();
       try {
         await this.reopenIfInvalidated();
         await lane.commit(writes);
         this.committedBatches++;
-        for (const w of writes) this.committedRows += w.rows;
+        let rows = 0;
+        for (const w of writes) rows += w.rows;
+        this.committedRows += rows;
+        this.options.onCommit?.((performance.now() - started) / 1000, rows);
         if (this.failedBatches > 0) {
           this.options.onWriteEvent?.({ kind: 'recovered', failedBatches: this.failedBatches });
           this.failedBatches = 0;
@@ -319,6 +327,7 @@ export class DuckDbExporter implements TraceExporter, LineageSource {
           this.options.onWriteEvent?.({ kind: 'failing', message });
         }
         this.failedBatches++;
+        this.options.onCommitFailed?.();
         const failure = new PipelineError('unavailable', `ledger write to ${this.config.path} failed: ${message}`, RETRY_AFTER_SECONDS, {
           cause: err,
         });
@@ -385,6 +394,27 @@ export class DuckDbExporter implements TraceExporter, LineageSource {
       throw new Error(`${this.invalidatedBy}; reopening it failed: ${(err as Error).message}`, { cause: err });
     }
     this.invalidatedBy = null;
+  }
+
+  /**
+   * A new connection on the ledger's database, for readers in the same process (/metrics gauges, the SQL
+   * endpoint, alerts): DuckDB gives each connection a consistent snapshot while the writer lanes commit.
+   * The caller closes it. After the database was reopened (see reopenIfInvalidated) old connections fail:
+   * connect again.
+   */
+  async openReader(): Promise<DuckDBConnection> {
+    if (this.instance === null) throw new Error('the ledger is not open');
+    return this.instance.connect();
+  }
+
+  /** The database instance itself (null when closed), for components that manage their own connections. */
+  get database(): DuckDBInstance | null {
+    return this.instance;
+  }
+
+  /** True while writes are accepted and the last commit did not fail. */
+  get healthy(): boolean {
+    return this.accepting && this.failedBatches === 0 && this.invalidatedBy === null;
   }
 
   /**
