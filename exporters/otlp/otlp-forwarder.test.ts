@@ -9,49 +9,16 @@ import { OtlpForwarderConfig, type OtlpForwarderConfigInput } from './config.js'
 import { encodeTraceRequest } from './encode-trace-request.js';
 import { enrichmentAttributes } from './enrichment.js';
 import { parseRetryAfter } from './http-sender.js';
-import { OtlpForwarder, type OtlpForwarderOptions, type SpanEnrichment } from './otlp-forwarder.js';
+import { OtlpForwarder, type OtlpForwarderOptions } from './otlp-forwarder.js';
 import { expectedIds, numberedRequest, uniqueIds } from './testing/forward-requests.js';
-import { eventually, OtlpSink } from './testing/otlp-sink.js';
+import { Cleanups, deadPort, enrich, startForwarder, startSink } from './testing/forwarder-harness.js';
+import { eventually, type OtlpSink } from './testing/otlp-sink.js';
 
-/** The ledger's stand-in: spans with gen_ai.operation.name are GenAI calls costing $0.25 owned by team-a. */
-const enrich = (span: Span): SpanEnrichment | null =>
-  findAttribute(span.attributes, 'gen_ai.operation.name') === undefined
-    ? null
-    : { costUsd: 0.25, teamId: 'team-a', costCenter: null, projectId: null, attributionStatus: 'missing_cost_center', billed: true, priceSnapshot: 'p1' };
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function sink(options: Parameters<typeof OtlpSink.start>[1] = {}): Promise<OtlpSink> {
-  const s = await OtlpSink.start('http', options);
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-/** A forwarder with fast retries, started; shut down after the test. */
-async function forwarder(endpoint: string, config: Partial<OtlpForwarderConfigInput> = {}, options: OtlpForwarderOptions = {}) {
-  const lines: string[] = [];
-  const retries: { delayMs: number; serverDelayMs: number | null }[] = [];
-  const f = new OtlpForwarder(
-    'test',
-    OtlpForwarderConfig.parse({ endpoint, retry: { initialIntervalMs: 10, maxIntervalMs: 40 }, shutdownTimeoutMs: 200, ...config }),
-    { log: (l) => lines.push(l), onRetry: (r) => retries.push(r), ...options },
-  );
-  await f.start();
-  cleanups.push(() => f.shutdown());
-  const logged = (pattern: RegExp) => lines.filter((l) => pattern.test(l)).length;
-  return { f, lines, retries, logged };
-}
-
-/** A port nothing listens on (a sink started and stopped): connections are refused. */
-async function deadPort(): Promise<number> {
-  const s = await OtlpSink.start('http');
-  const port = s.port;
-  await s.stop();
-  return port;
-}
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
+const sink = (options: Parameters<typeof OtlpSink.start>[1] = {}) => startSink(cleanups, 'http', options);
+const forwarder = (endpoint: string, config: Partial<OtlpForwarderConfigInput> = {}, options: OtlpForwarderOptions = {}) =>
+  startForwarder(cleanups, endpoint, config, options);
 
 describe('OtlpForwarder over OTLP/HTTP', () => {
   it('delivers every span as received, GenAI spans enriched, gzip-compressed, with the configured headers', async () => {
