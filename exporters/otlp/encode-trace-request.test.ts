@@ -70,8 +70,8 @@ describe('encodeTraceRequest: lossless against the official serializer', () => {
     });
   }
 
-  it('keeps doubles, -0, NaN, infinities, int64 extremes and empty values apart', () => {
-    const values = [0.5, -0, NaN, Infinity, -Infinity, 1e300, 2 ** 60 + 0.0, -(2n ** 63n), 2n ** 63n - 1n, 0, '', new Uint8Array(0), [], null];
+  it('keeps doubles, -0, NaN, infinities, int64 extremes, empty values and strings around the 128-byte boundary', () => {
+    const values = [0.5, -0, NaN, Infinity, -Infinity, 1e300, 2 ** 60 + 0.0, -(2n ** 63n), 2n ** 63n - 1n, 0, '', new Uint8Array(0), [], null, 'a'.repeat(127), 'b'.repeat(128), 'é', '日本語 🚀', `x${'y'.repeat(126)}é`];
     const req: TraceRequest = {
       resourceSpans: [
         {

@@ -222,7 +222,31 @@ function stringFieldBytes(value: string): number {
 }
 
 function writeString(w: ProtobufWriter, field: number, value: string): void {
-  if (value !== '') w.tag(field, 2).string(value);
+  if (value !== '') writeStringBody(w.tag(field, 2), value);
+}
+
+const scratch = new Uint8Array(128);
+
+/**
+ * A string value after its tag. Short ASCII strings (keys, model names, ids — most of what spans hold)
+ * are copied byte by byte, skipping TextEncoder.encodeInto and the length fix-up of fork/join: encoding
+ * 100 typical GenAI spans went from ~400 to ~330 µs (forward-bench.ts).
+ */
+function writeStringBody(w: ProtobufWriter, value: string): void {
+  const n = value.length;
+  if (n < 128) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      scratch[i] = c;
+    }
+    if (i === n) {
+      w.bytes(scratch.subarray(0, n));
+      return;
+    }
+  }
+  w.string(value);
 }
 
 function writeUint32(w: ProtobufWriter, field: number, value: number): void {
@@ -251,7 +275,7 @@ function writeTypedAttribute(w: ProtobufWriter, field: number, a: TypedAttribute
   const m = w.tag(field, 2).fork();
   writeString(w, 1, a.key);
   const v = w.tag(2, 2).fork();
-  if (a.type === 'string') w.tag(1, 2).string(a.value);
+  if (a.type === 'string') writeStringBody(w.tag(1, 2), a.value);
   else if (a.type === 'bool') w.tag(2, 0).bool(a.value);
   else w.tag(4, 1).double(a.value);
   w.join(v);
@@ -263,7 +287,7 @@ function writeAnyValue(w: ProtobufWriter, value: AnyValue): void {
   if (value === null) return;
   switch (typeof value) {
     case 'string':
-      w.tag(1, 2).string(value);
+      writeStringBody(w.tag(1, 2), value);
       return;
     case 'boolean':
       w.tag(2, 0).bool(value);
