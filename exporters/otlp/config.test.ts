@@ -88,6 +88,7 @@ describe('OtlpForwarderConfig', () => {
         'grpc-timeout': '1S',
         'bad name': { env: 'X' },
         'x-scope-orgid': 'line\nbreak',
+        'x-trace-bin': 'AAE=',
       },
     });
     assert.deepEqual(found.sort(), [
@@ -98,6 +99,7 @@ describe('OtlpForwarderConfig', () => {
       'headers.dd-api-key: looks like a credential: give it as { env: VARIABLE } or { file: /path } instead of inline',
       'headers.grpc-timeout: set by the forwarder itself; cannot be configured',
       'headers.x-scope-orgid: header values cannot contain line breaks',
+      'headers.x-trace-bin: binary (-bin) gRPC metadata is not supported',
     ]);
     const ok = OtlpForwarderConfig.parse({
       endpoint: 'http://t:1',

@@ -43,6 +43,8 @@ export const OtlpForwarderConfig = z
         for (const [name, value] of Object.entries(headers)) {
           if (!HEADER_NAME.test(name)) {
             ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
+          } else if (/-bin$/i.test(name)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: 'binary (-bin) gRPC metadata is not supported' });
           } else if (RESERVED_HEADER.test(name)) {
             ctx.addIssue({ code: 'custom', path: [name], message: 'set by the forwarder itself; cannot be configured' });
           } else if (typeof value === 'string' && SECRET_HEADER.test(name)) {

@@ -33,6 +33,7 @@ export class HttpSender implements Sender {
   private readonly agent: HttpAgent;
   private readonly isHttps: boolean;
   private inFlight: ClientRequest | null = null;
+  private aborted = false;
   private compressed: { body: Uint8Array; gz: Buffer } | null = null;
   private readonly now: () => number;
 
@@ -62,20 +63,36 @@ export class HttpSender implements Sender {
       'user-agent': this.options.userAgent,
     };
     if (this.options.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    const result = await this.post(payload, headers);
+    if (result.outcome === 'sent' && this.compressed?.body === body) this.compressed = null;
+    return result;
+  }
+
+  /**
+   * One POST. A keep-alive connection the server closed while it sat idle fails as soon as it is reused
+   * (ECONNRESET/EPIPE before any answer); that is not the destination being down, so it is tried once
+   * more on a fresh connection before it counts as a failure.
+   */
+  private post(payload: Uint8Array, headers: Record<string, string>, mayRetryStale = true): Promise<SendResult> {
     return new Promise<SendResult>((resolve) => {
       let settled = false;
-      const finish = (result: SendResult) => {
+      const finish = (result: SendResult | Promise<SendResult>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (this.inFlight === req) this.inFlight = null;
-        if (result.outcome === 'sent' && this.compressed?.body === body) this.compressed = null;
         resolve(result);
       };
       const req = (this.isHttps ? httpsRequest : httpRequest)(this.url, { method: 'POST', agent: this.agent, headers });
       this.inFlight = req;
       const timer = setTimeout(() => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => finish({ outcome: 'retryable', error: networkError(err), retryAfterMs: null }));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (mayRetryStale && req.reusedSocket && !this.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          finish(this.post(payload, headers, false));
+        } else {
+          finish({ outcome: 'retryable', error: networkError(err), retryAfterMs: null });
+        }
+      });
       req.on('response', (res) => {
         readBody(res).then(
           (text) => finish(this.classify(res, text)),
@@ -87,6 +104,7 @@ export class HttpSender implements Sender {
   }
 
   abort(): void {
+    this.aborted = true;
     this.inFlight?.destroy(new Error('aborted at shutdown'));
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { findAttribute, type Span } from '../../src/model/otlp.js';
@@ -132,6 +133,45 @@ describe('OtlpForwarder over OTLP/HTTP', () => {
     assert.equal(retries.length, 3);
     assert.equal(s.acceptedSpans().length, 3);
     assert.equal(logged(/unavailable \(HTTP 503\)/), 1);
+  });
+
+  it('a kept-alive connection the server dropped while idle is replaced at once, not counted as an outage', async () => {
+    // A raw server: answers the first request on each connection, resets the connection on the second.
+    const connections: number[] = [];
+    const sockets: Socket[] = [];
+    const server = createNetServer((socket) => {
+      sockets.push(socket);
+      const id = connections.length;
+      connections.push(0);
+      let buffered = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const headerEnd = buffered.indexOf('\r\n\r\n');
+        if (headerEnd < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered.subarray(0, headerEnd).toString())?.[1] ?? 0);
+        if (buffered.length < headerEnd + 4 + length) return;
+        buffered = buffered.subarray(headerEnd + 4 + length);
+        if (++connections[id]! > 1) return void socket.resetAndDestroy();
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.add(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const { f, logged } = await forwarder(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    f.forward(numberedRequest(0, 2), enrich);
+    await eventually(() => f.stats.sentSpans === 2, 'first sent');
+    f.forward(numberedRequest(1, 2), enrich);
+    await eventually(() => f.stats.sentSpans === 4, 'second sent, on a new connection');
+    assert.deepEqual(connections, [2, 1], 'the second request was reset on the old connection and sent on a new one');
+    assert.equal(f.stats.retries, 0);
+    assert.equal(logged(/unavailable/), 0);
   });
 
   it('400 and other final answers: the request is dropped and counted, logged once per episode', async () => {
