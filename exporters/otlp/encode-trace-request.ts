@@ -8,7 +8,7 @@ import {
   type SpanEvent,
   type SpanLink,
   type TraceRequest,
-} from '../../src/model/otlp.js';
+} from '../../core/otlp.js';
 import { ProtobufWriter } from '../../receivers/otlp/protobuf-writer.js';
 import type { TypedAttribute } from './enrichment.js';
 

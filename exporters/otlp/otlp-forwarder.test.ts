@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { findAttribute, type Span } from '../../src/model/otlp.js';
+import { findAttribute, type Span } from '../../core/otlp.js';
 import { selfSignedCert } from '../../test/reliability/tls-cert.js';
 import { OtlpForwarderConfig, type OtlpForwarderConfigInput } from './config.js';
 import { encodeTraceRequest } from './encode-trace-request.js';

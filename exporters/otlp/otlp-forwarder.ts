@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { Component } from '../../src/component.js';
-import { countSpans, type Span, type TraceRequest } from '../../src/model/otlp.js';
+import type { Component } from '../../core/component.js';
+import { countSpans, type Span, type TraceRequest } from '../../core/otlp.js';
 import { retryDelayMs } from './backoff.js';
 import { BatchQueue, type QueuedBatch } from './batch-queue.js';
 import { maxElapsedMs, parseForwardUrl, resolveHeaders, type OtlpForwarderConfig } from './config.js';

@@ -33,14 +33,24 @@ test('the answer waits for every acknowledging exporter, and for no other', asyn
   const fan = new FanOut([ledger, audit, forward]);
   let done = false;
   const p = fan.export(batch).then(() => (done = true));
-  assert.equal(forward.calls, 1, 'the forwarder got the batch at once');
+  assert.equal(forward.calls, 0, 'not forwarded before the ledger has it');
   ledger.settle();
   await new Promise((r) => setImmediate(r));
   assert.equal(done, false, 'still waiting for the second acknowledging exporter');
   audit.settle();
   await p;
   assert.equal(done, true);
+  assert.equal(forward.calls, 1, 'forwarded before the client was answered');
   forward.settle(new Error('destination down')); // never reaches the client
+});
+
+test('a batch the ledger refused is not forwarded (the retry brings it back)', async () => {
+  const ledger = exporter('duckdb', true);
+  const forward = exporter('otlp/tempo', false);
+  const p = new FanOut([ledger, forward]).export(batch);
+  ledger.settle(new PipelineError('unavailable', 'disk full', 1));
+  await assert.rejects(p);
+  assert.equal(forward.calls, 0);
 });
 
 test('a failing exporter that does not acknowledge never fails the request', async () => {

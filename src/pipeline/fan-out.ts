@@ -2,10 +2,15 @@ import type { ProcessedBatch, TraceExporter } from '../../core/exporter.js';
 import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 
 /**
- * Hands each batch to every exporter at once (the Collector's fan-out consumer) and resolves with the worst
- * status of the exporters that acknowledge (Vector's end-to-end acknowledgements): the client hears 200/OK
- * only when each of them has the batch. Exporters that do not acknowledge are not waited for; their failures
- * are theirs to count and log.
+ * Hands each batch to every exporter (the Collector's fan-out consumer) and resolves with the worst status of
+ * the exporters that acknowledge (Vector's end-to-end acknowledgements): the client hears 200/OK only when
+ * each of them has the batch.
+ *
+ * The exporters that do not acknowledge (forwarders, with their own bounded queues) get the batch once the
+ * acknowledging ones have it and before the client is answered: a batch the ledger refused is not forwarded
+ * (the client's retry brings it back, so the destination does not see it twice), and a batch acknowledged to
+ * the client is already in each forwarder's queue. Their `export` only queues; their failures are theirs to
+ * count and log and never reach the client.
  */
 export class FanOut {
   readonly acknowledging: readonly TraceExporter[];
@@ -17,6 +22,15 @@ export class FanOut {
   }
 
   async export(batch: ProcessedBatch): Promise<void> {
+    const ack = this.acknowledging;
+    // The common case: the ledger alone acknowledges.
+    if (ack.length === 1) {
+      await ack[0]!.export(batch);
+    } else if (ack.length > 1) {
+      const results = await Promise.allSettled(ack.map((e) => e.export(batch)));
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [asPipelineError(r.reason)] : []));
+      if (failures.length > 0) throw worstError(failures);
+    }
     for (const exporter of this.others) {
       try {
         exporter.export(batch).catch(() => undefined);
@@ -24,12 +38,6 @@ export class FanOut {
         // An exporter that does not acknowledge keeps its own counts; it can never fail the request.
       }
     }
-    const ack = this.acknowledging;
-    // The common case: the ledger alone acknowledges.
-    if (ack.length === 1) return ack[0]!.export(batch);
-    const results = await Promise.allSettled(ack.map((e) => e.export(batch)));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [asPipelineError(r.reason)] : []));
-    if (failures.length > 0) throw worstError(failures);
   }
 }
 

@@ -1,5 +1,5 @@
-import type { KeyValue, Span, TraceRequest } from '../../../src/model/otlp.js';
-import { testSpan } from '../../../src/model/testing/test-span.js';
+import type { KeyValue, Span, TraceRequest } from '../../../core/otlp.js';
+import { testSpan } from '../../../core/testing/test-span.js';
 
 /**
  * Requests whose spans have ids unique across a test: batch `b`, span `i` → span id `b*100000 + i + 1` in hex.

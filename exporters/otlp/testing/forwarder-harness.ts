@@ -1,4 +1,4 @@
-import { findAttribute, type Span } from '../../../src/model/otlp.js';
+import { findAttribute, type Span } from '../../../core/otlp.js';
 import { OtlpForwarderConfig, type OtlpForwarderConfigInput } from '../config.js';
 import { OtlpForwarder, type OtlpForwarderOptions, type SpanEnrichment } from '../otlp-forwarder.js';
 import { OtlpSink } from './otlp-sink.js';

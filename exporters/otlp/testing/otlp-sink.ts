@@ -10,7 +10,7 @@ import {
   type ServerUnaryCall,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import type { Span, TraceRequest } from '../../../src/model/otlp.js';
+import type { Span, TraceRequest } from '../../../core/otlp.js';
 import { decodeTraceRequestProtobuf } from '../../../receivers/otlp/decode-protobuf.js';
 import { encodeExportResponseProtobuf, encodeStatusProtobuf } from '../../../receivers/otlp/encode-response.js';
 import { ProtobufWriter } from '../../../receivers/otlp/protobuf-writer.js';
