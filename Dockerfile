@@ -10,6 +10,7 @@ COPY processors ./processors
 COPY exporters ./exporters
 COPY test ./test
 COPY bench ./bench
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
