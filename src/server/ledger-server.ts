@@ -192,6 +192,8 @@ async function userIdPolicy(config: LedgerConfig): Promise<{ policy: UserIdPolic
   // Never leave a generated key beside a file that is not a ledger (the exporter refuses it anyway).
   if (userIdKeyFile === undefined && (await inspectLedgerFile(ledger)) === 'not-duckdb') throw notDuckDbError(ledger);
   const { key, warnings, file, generated } = await loadUserIdKey(userIdKeyFile, ledger);
-  const description = `pseudonymized with the key in ${file}${generated ? ' (generated now; back it up with the ledger)' : ''}`;
+  const description =
+    `pseudonymized with the key in ${file}${generated ? ' (generated now)' : ''}: ` +
+    'keep it secret and never commit it to version control; back it up with the ledger';
   return { policy: UserIdPolicy.pseudonymize(key), warnings, description };
 }
