@@ -9,6 +9,7 @@ import {
   type sendUnaryData,
   type ServiceDefinition,
   type UntypedServiceImplementation,
+  setLogger,
 } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Component } from '../../src/component.js';
@@ -65,6 +66,7 @@ export class OtlpGrpcReceiver implements Component {
   ) {}
 
   async start(): Promise<void> {
+    quietBindFailureLog();
     const server = new Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
@@ -94,7 +96,13 @@ export class OtlpGrpcReceiver implements Component {
         tls === null
           ? ServerCredentials.createInsecure()
           : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
-      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(address, credentials, (err, port) => {
+        if (err === null) return resolve(port);
+        server.forceShutdown();
+        // grpc-js says which errno only inside its message ("... errors: [listen EADDRINUSE: ...]").
+        const code = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
+        reject(Object.assign(new Error(`cannot bind ${address}: ${err.message}`, { cause: err }), code === undefined ? {} : { code }));
+      });
     });
     this.server = server;
   }
@@ -185,6 +193,25 @@ function saturationInterceptor(limiter: InFlightLimiter): ServerInterceptor {
           },
         }),
     });
+}
+
+let bindFailureLogQuieted = false;
+
+/**
+ * grpc-js logs a failed bind itself ("E No address added out of total 1 resolved") and then rejects with the
+ * same words; the rejection is reported (with the listener and the setting to change), so that log line is
+ * dropped. Everything else grpc-js logs still goes to stderr as grpc-js's default logger writes it.
+ */
+function quietBindFailureLog(): void {
+  if (bindFailureLogQuieted) return;
+  bindFailureLogQuieted = true;
+  const write =
+    (prefix: string) =>
+    (message?: unknown, ...rest: unknown[]) => {
+      if (typeof message === 'string' && message.startsWith('No address added out of total')) return;
+      console.error(`${prefix} ${String(message)}`, ...rest);
+    };
+  setLogger({ error: write('E'), info: write('I'), debug: write('D') });
 }
 
 /** grpc-js wants IPv6 literals in brackets. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadLedgerConfig } from '../config/ledger-config.js';
-import { LedgerServer } from '../server/ledger-server.js';
+import { formatHostPort, LedgerServer, ListenerBindError, type ListenerBindFailure } from '../server/ledger-server.js';
 import { CliUsageError, parsePort } from './cli-usage-error.js';
 import { MappingFileWatcher } from '../server/mapping-file-watcher.js';
 import type { LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
@@ -21,10 +21,19 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
 
   const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent });
+  const warned = server.warnings.length;
   for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: prices ${server.priceSnapshot}`);
+  try {
+    // Binds the listeners before anything is created: a port in use leaves no ledger or key file behind.
+    await server.start();
+  } catch (err) {
+    if (!(err instanceof ListenerBindError)) throw err;
+    for (const failure of err.failures) console.error(`genai-ledger: ${bindFailureLine(failure)}`);
+    return 1;
+  }
+  for (const warning of server.warnings.slice(warned)) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: user ids ${server.userIds}`);
-  await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
     const scheme = l.name === 'otlp/http' ? (l.tls ? 'https://' : 'http://') : '';
@@ -73,6 +82,16 @@ export async function runServe(args: string[]): Promise<number> {
     `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
   );
   return 0;
+}
+
+/** `OTLP/HTTP cannot listen on 127.0.0.1:4318: the port is already in use (…); use another with --http-port N …` */
+function bindFailureLine(f: ListenerBindFailure): string {
+  const flag = f.listener === 'otlp/http' ? '--http-port' : '--grpc-port';
+  const change =
+    f.code === 'EADDRNOTAVAIL'
+      ? `use another address with --host H or ${f.hostKey} in the config file`
+      : `use another port with ${flag} N or ${f.portKey} in the config file`;
+  return `${f.label} cannot listen on ${formatHostPort(f.host, f.port)}: ${f.reason}; ${change}`;
 }
 
 /** One log line per change of the ledger's write health, never one per failed request. */
