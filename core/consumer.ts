@@ -20,3 +20,18 @@ export interface ConsumeResult {
   rejectedSpans: number;
   errorMessage: string;
 }
+
+/** Why a receiver refused a request: a pipeline error kind, or a failed bearer-token check. */
+export type RefusalReason = 'invalid' | 'too_large' | 'overloaded' | 'unavailable' | 'unauthenticated';
+
+/** Told by the receivers about every request they refuse (for /metrics); never slows the answer. */
+export type RefusalObserver = (transport: ConsumeInfo['transport'], reason: RefusalReason, spans: number) => void;
+
+/** The refusal reason of an OTLP/HTTP status code that is not 200 (status-codes.ts is the inverse). */
+export function refusalOfHttpStatus(status: number): RefusalReason {
+  if (status === 401 || status === 403) return 'unauthenticated';
+  if (status === 413) return 'too_large';
+  if (status === 429) return 'overloaded';
+  if (status >= 500) return 'unavailable';
+  return 'invalid';
+}

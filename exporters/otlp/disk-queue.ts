@@ -22,7 +22,7 @@ import * as zlib from 'node:zlib';
  * while the destination is down survive a restart or a crash (kill -9, OOM kill) and are sent afterwards.
  *
  * Why this shape: `append` runs inside `forward()`, on the ingest path, so it must be cheap and must not
- * wait. It is one `writev` into the page cache of an already-open file (measured: exporters/otlp/forward-bench.ts); data in the page cache survives the process being killed, only
+ * wait. It is one `writev` into the page cache of an already-open file (measured: bench/forward-bench.ts); data in the page cache survives the process being killed, only
  * an OS crash or power loss can take it, and for that an `fdatasync` runs off the event loop at most
  * `fsyncIntervalMs` after a write — that interval is the power-loss window (0 = fdatasync inside append).
  *

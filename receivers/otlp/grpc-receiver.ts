@@ -9,10 +9,11 @@ import {
   type sendUnaryData,
   type ServiceDefinition,
   type UntypedServiceImplementation,
+  setLogger,
 } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Component } from '../../core/component.js';
-import type { TraceConsumer } from '../../core/consumer.js';
+import type { RefusalObserver, TraceConsumer } from '../../core/consumer.js';
 import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 import type { InFlightLimiter } from '../../src/pipeline/in-flight-limiter.js';
 import { countSpans } from '../../core/otlp.js';
@@ -65,13 +66,14 @@ export class OtlpGrpcReceiver implements Component {
   ) {}
 
   async start(): Promise<void> {
+    quietBindFailureLog();
     const server = new Server({
       'grpc.max_receive_message_length': this.config.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
       // Authentication and the overload check on the metadata, before a (possibly large) message is read.
       interceptors: [
-        ...(this.security.verifier ? [bearerAuthInterceptor(this.security.verifier)] : []),
-        saturationInterceptor(this.limiter),
+        ...(this.security.verifier ? [bearerAuthInterceptor(this.security.verifier, this.security.onRefused)] : []),
+        saturationInterceptor(this.limiter, this.security.onRefused),
       ],
     });
     const implementation: UntypedServiceImplementation = {
@@ -80,6 +82,7 @@ export class OtlpGrpcReceiver implements Component {
         if (verifier !== null) {
           const [authorization] = call.metadata.get('authorization');
           if (!verifier.verify(typeof authorization === 'string' ? authorization : undefined)) {
+            this.security.onRefused?.('grpc', 'unauthenticated', 1);
             return callback({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
           }
         }
@@ -94,7 +97,13 @@ export class OtlpGrpcReceiver implements Component {
         tls === null
           ? ServerCredentials.createInsecure()
           : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
-      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(address, credentials, (err, port) => {
+        if (err === null) return resolve(port);
+        server.forceShutdown();
+        // grpc-js says which errno only inside its message ("... errors: [listen EADDRINUSE: ...]").
+        const code = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
+        reject(Object.assign(new Error(`cannot bind ${address}: ${err.message}`, { cause: err }), code === undefined ? {} : { code }));
+      });
     });
     this.server = server;
   }
@@ -121,17 +130,21 @@ export class OtlpGrpcReceiver implements Component {
     const reservation = this.limiter.begin();
     if (reservation === null || !reservation.addBytes(message.length)) {
       reservation?.release();
+      this.security.onRefused?.('grpc', 'overloaded', 1);
       return callback(grpcError(new PipelineError('overloaded', 'too much data in flight; retry later', 1)));
     }
     try {
       const request = decodeTraceRequestProtobuf(message);
       if (!reservation.addSpans(countSpans(request))) {
+        this.security.onRefused?.('grpc', 'overloaded', countSpans(request));
         return callback(grpcError(new PipelineError('overloaded', 'too many spans in flight; retry later', 1)));
       }
       const result = await this.consumer.consume(request, { bytes: message.length, transport: 'grpc' });
       callback(null, encodeExportResponseProtobuf(result));
     } catch (err) {
-      callback(grpcError(asPipelineError(err)));
+      const failure = asPipelineError(err);
+      this.security.onRefused?.('grpc', failure.kind, 1);
+      callback(grpcError(failure));
     } finally {
       reservation.release();
     }
@@ -148,7 +161,7 @@ function grpcError(err: PipelineError): { code: GrpcStatus; details: string; met
 }
 
 /** Refuses a call with UNAUTHENTICATED as soon as its metadata lacks a valid bearer token. */
-function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier']>): ServerInterceptor {
+function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier']>, onRefused: RefusalObserver | undefined): ServerInterceptor {
   return (_method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
@@ -156,7 +169,10 @@ function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier'
           onReceiveMetadata: (metadata, forward) => {
             const [authorization] = metadata.get('authorization');
             if (verifier.verify(typeof authorization === 'string' ? authorization : undefined)) forward(metadata);
-            else call.sendStatus({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+            else {
+              onRefused?.('grpc', 'unauthenticated', 1);
+              call.sendStatus({ code: GrpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+            }
           },
         }),
     });
@@ -166,7 +182,7 @@ function bearerAuthInterceptor(verifier: NonNullable<ReceiverSecurity['verifier'
  * Refuses a call with UNAVAILABLE + retry-after as soon as its metadata arrives when the in-flight budget is
  * already spent, so under sustained overload grpc-js does not buffer messages only for them to be refused.
  */
-function saturationInterceptor(limiter: InFlightLimiter): ServerInterceptor {
+function saturationInterceptor(limiter: InFlightLimiter, onRefused: RefusalObserver | undefined): ServerInterceptor {
   return (_method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
@@ -176,10 +192,30 @@ function saturationInterceptor(limiter: InFlightLimiter): ServerInterceptor {
             if (bytes < limiter.limits.maxBytes && spans < limiter.limits.maxSpans) return forward(metadata);
             const trailer = new Metadata();
             trailer.set('retry-after', '1');
+            onRefused?.('grpc', 'overloaded', 1);
             call.sendStatus({ code: GrpcStatus.UNAVAILABLE, details: 'too much data in flight; retry later', metadata: trailer });
           },
         }),
     });
+}
+
+let bindFailureLogQuieted = false;
+
+/**
+ * grpc-js logs a failed bind itself ("E No address added out of total 1 resolved") and then rejects with the
+ * same words; the rejection is reported (with the listener and the setting to change), so that log line is
+ * dropped. Everything else grpc-js logs still goes to stderr as grpc-js's default logger writes it.
+ */
+function quietBindFailureLog(): void {
+  if (bindFailureLogQuieted) return;
+  bindFailureLogQuieted = true;
+  const write =
+    (prefix: string) =>
+    (message?: unknown, ...rest: unknown[]) => {
+      if (typeof message === 'string' && message.startsWith('No address added out of total')) return;
+      console.error(`${prefix} ${String(message)}`, ...rest);
+    };
+  setLogger({ error: write('E'), info: write('I'), debug: write('D') });
 }
 
 /** grpc-js wants IPv6 literals in brackets. */

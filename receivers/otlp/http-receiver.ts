@@ -5,7 +5,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Component } from '../../core/component.js';
-import type { TraceConsumer } from '../../core/consumer.js';
+import { refusalOfHttpStatus, type RefusalObserver, type TraceConsumer } from '../../core/consumer.js';
 import { asPipelineError, PipelineError } from '../../core/pipeline-errors.js';
 import type { InFlightLimiter, InFlightReservation } from '../../src/pipeline/in-flight-limiter.js';
 import { countSpans, type TraceRequest } from '../../core/otlp.js';
@@ -85,6 +85,12 @@ export class OtlpHttpReceiver implements Component {
             res.destroy();
           }
         });
+        const onRefused = this.security.onRefused;
+        if (onRefused !== undefined) {
+          res.once('finish', () => {
+            if (res.statusCode !== 200) onRefused('http', refusalOfHttpStatus(res.statusCode), 1);
+          });
+        }
         this.inFlight.add(done);
         void done.finally(() => this.inFlight.delete(done));
       },
@@ -180,8 +186,10 @@ export class OtlpHttpReceiver implements Component {
   }
 }
 
-/** What a receiver needs for authentication and TLS; both optional. */
+/** What a receiver needs for authentication and TLS, and who hears about refusals; all optional. */
 export interface ReceiverSecurity {
+  /** Told about each refused request (one per request: its spans are not known before decoding). */
+  onRefused?: RefusalObserver;
   verifier?: BearerTokenVerifier | null;
   tls?: TlsMaterial | null;
 }

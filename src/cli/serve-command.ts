@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadLedgerConfig } from '../config/ledger-config.js';
-import { LedgerServer } from '../server/ledger-server.js';
+import { formatHostPort, LedgerServer, ListenerBindError, type ListenerBindFailure } from '../server/ledger-server.js';
 import { CliUsageError, parsePort } from './cli-usage-error.js';
 import { MappingFileWatcher } from '../server/mapping-file-watcher.js';
 import type { LedgerWriteEvent } from '../../exporters/duckdb/duckdb-exporter.js';
+import { OtlpForwarderConfig } from '../../exporters/otlp/config.js';
+import { z } from 'zod';
 
 /** `genai-ledger serve`: flags override the config file, which overrides the embedded defaults. */
 export async function runServe(args: string[]): Promise<number> {
@@ -19,17 +21,48 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.teams !== undefined) config.attribution.teamsFile = values.teams;
   if (values.services !== undefined) config.attribution.servicesFile = values.services;
   if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
+  const prometheus = config.exporters.prometheus;
+  if (values.host !== undefined) prometheus.host = values.host;
+  if (values['metrics-port'] === 'off') prometheus.enabled = false;
+  else {
+    const port = parsePort('metrics-port', values['metrics-port']);
+    if (port !== undefined) {
+      prometheus.port = port;
+      prometheus.enabled = true;
+    }
+  }
+  (values.forward ?? []).forEach((endpoint, i) => {
+    const name = i === 0 ? 'forward' : `forward-${i + 1}`;
+    try {
+      config.exporters.otlp[name] = OtlpForwarderConfig.parse({ endpoint });
+    } catch (err) {
+      throw new CliUsageError(`--forward ${endpoint}: ${err instanceof z.ZodError ? err.issues.map((i) => i.message).join('; ') : String(err)}`);
+    }
+  });
 
-  const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent });
+  const server = await LedgerServer.create(config, { onLedgerWriteEvent: logLedgerWriteEvent, log: (line) => console.error(`genai-ledger: ${line}`) });
+  const warned = server.warnings.length;
   for (const warning of server.warnings) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: prices ${server.priceSnapshot}`);
+  try {
+    // Binds the listeners before anything is created: a port in use leaves no ledger or key file behind.
+    await server.start();
+  } catch (err) {
+    if (!(err instanceof ListenerBindError)) throw err;
+    for (const failure of err.failures) console.error(`genai-ledger: ${bindFailureLine(failure)}`);
+    return 1;
+  }
+  for (const warning of server.warnings.slice(warned)) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: user ids ${server.userIds}`);
-  await server.start();
   console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
-    const scheme = l.name === 'otlp/http' ? (l.tls ? 'https://' : 'http://') : '';
+    const scheme = l.name === 'otlp/grpc' ? '' : l.tls ? 'https://' : 'http://';
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${l.tls ? ' (TLS)' : ''}`);
+    const path = l.name === 'metrics' ? '/metrics' : '';
+    console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${path}${l.tls ? ' (TLS)' : ''}`);
+  }
+  for (const [name, forwarder] of Object.entries(config.exporters.otlp)) {
+    console.log(`genai-ledger: forwarding ${forwarder.spans === 'all' ? 'every span' : 'GenAI spans'} to ${forwarder.endpoint} (otlp/${name})`);
   }
   const reloadMappings = serialized(reloadMappingFiles(server));
   const reloadPrices = serialized(reloadPriceOverrides(server));
@@ -73,6 +106,16 @@ export async function runServe(args: string[]): Promise<number> {
     `genai-ledger: stopped; ${stats.requests} requests, ${stats.spansReceived} spans received, ${stats.rowsWritten} ledger rows written`,
   );
   return 0;
+}
+
+/** `OTLP/HTTP cannot listen on 127.0.0.1:4318: the port is already in use (…); use another with --http-port N …` */
+function bindFailureLine(f: ListenerBindFailure): string {
+  const flag = f.listener === 'otlp/http' ? '--http-port' : '--grpc-port';
+  const change =
+    f.code === 'EADDRNOTAVAIL'
+      ? `use another address with --host H or ${f.hostKey} in the config file`
+      : `use another port with ${flag} N or ${f.portKey} in the config file`;
+  return `${f.label} cannot listen on ${formatHostPort(f.host, f.port)}: ${f.reason}; ${change}`;
 }
 
 /** One log line per change of the ledger's write health, never one per failed request. */
@@ -158,6 +201,8 @@ function parseServeArgs(args: string[]) {
         teams: { type: 'string' },
         services: { type: 'string' },
         prices: { type: 'string' },
+        'metrics-port': { type: 'string' },
+        forward: { type: 'string', multiple: true },
       },
     });
   } catch (err) {

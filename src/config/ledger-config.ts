@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { OtlpHttpReceiverConfig } from '../../receivers/otlp/http-receiver.js';
 import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
+import { OtlpForwarderConfig } from '../../exporters/otlp/config.js';
+import { PrometheusExporterConfig } from '../../exporters/prometheus/prometheus-config.js';
 import { loadYamlFile } from './yaml-file.js';
 import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
 import { BearerAuthConfig } from '../security/bearer-auth.js';
@@ -83,7 +85,15 @@ export const LedgerConfig = z
       .prefault({}),
     exporters: z
       .object({
+        /** The ledger (always on): every other exporter is optional. */
         duckdb: DuckDbExporterConfig.prefault({}),
+        /**
+         * Forward every span received, GenAI ones enriched, to OTLP destinations, by name (Collector-style:
+         * `exporters.otlp.tempo` is `otlp/tempo` in logs and metrics). docs/forwarding.md.
+         */
+        otlp: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a name of letters, digits, "_", "." or "-"'), OtlpForwarderConfig).default({}),
+        /** /metrics, /healthz, /readyz (docs/metrics.md). */
+        prometheus: PrometheusExporterConfig.prefault({}),
       })
       .strict()
       .prefault({}),
@@ -102,6 +112,13 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
   config.pricing.overridesFile = rel(config.pricing.overridesFile);
   config.privacy.userIdKeyFile = rel(config.privacy.userIdKeyFile);
   config.exporters.duckdb.path = rel(config.exporters.duckdb.path) ?? config.exporters.duckdb.path;
+  for (const forwarder of Object.values(config.exporters.otlp)) {
+    if (forwarder.tls?.caFile !== undefined) forwarder.tls.caFile = rel(forwarder.tls.caFile) ?? forwarder.tls.caFile;
+    if (forwarder.queue.directory !== undefined) forwarder.queue.directory = rel(forwarder.queue.directory);
+    for (const [name, value] of Object.entries(forwarder.headers)) {
+      if (typeof value === 'object' && 'file' in value) forwarder.headers[name] = { file: rel(value.file) ?? value.file };
+    }
+  }
   const otlp = config.receivers.otlp;
   otlp.auth.tokenFile = rel(otlp.auth.tokenFile);
   for (const receiver of [otlp.http, otlp.grpc]) {

@@ -21,7 +21,7 @@ export interface ServeProcess {
 
 /** Starts `genai-ledger serve` on port 0 and waits for its listener lines. */
 export async function startServeProcess(args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], {
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeGenAiTraceRequest } from '../../receivers/otlp/testing/genai-request.js';
-import { OtlpForwarderConfig } from './config.js';
-import { encodeTraceRequest } from './encode-trace-request.js';
-import { OtlpForwarder } from './otlp-forwarder.js';
-import { deadPort, enrich } from './testing/forwarder-harness.js';
+import { makeGenAiTraceRequest } from '../receivers/otlp/testing/genai-request.js';
+import { OtlpForwarderConfig } from '../exporters/otlp/config.js';
+import { encodeTraceRequest } from '../exporters/otlp/encode-trace-request.js';
+import { OtlpForwarder } from '../exporters/otlp/otlp-forwarder.js';
+import { deadPort, enrich } from '../exporters/otlp/testing/forwarder-harness.js';
 
 /**
  * What forward() costs on the ingest path, per request of 100 GenAI spans (~15 attributes each):
@@ -13,7 +13,7 @@ import { deadPort, enrich } from './testing/forwarder-harness.js';
  * every 200 ms, off the event loop) and with fdatasync inside every forward() (fsyncIntervalMs: 0).
  * The destination is down, so the sender loop stays idle and only forward() is measured.
  *
- *   node dist/exporters/otlp/forward-bench.js [iterations=400]
+ *   node dist/bench/forward-bench.js [iterations=400]
  */
 const iterations = Number(process.argv[2] ?? 400);
 const request = makeGenAiTraceRequest(100);
