@@ -14,12 +14,15 @@ const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attribu
 Usage:
   genai-ledger serve [--config FILE] [--db PATH] [--host H] [--http-port N] [--grpc-port N]
                      [--teams FILE] [--services FILE] [--prices FILE]
-  genai-ledger query --db PATH [--format table|csv|json] "SQL"
+  genai-ledger query [--db PATH] [--format table|csv|json] [--snapshot] "SQL"
   genai-ledger demo [--endpoint URL] [--calls N]
-  genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE]
-  genai-ledger prices check --db PATH [--prices FILE]
-  genai-ledger reprice --db PATH --from DATE --to DATE [--dry-run] [--prices FILE]
+  genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE] [--config FILE]
+  genai-ledger prices check [--db PATH] [--prices FILE] [--config FILE]
+  genai-ledger reprice [--db PATH] --from DATE --to DATE [--dry-run] [--prices FILE] [--config FILE]
   genai-ledger help
+
+--db defaults to ./genai-ledger.duckdb (serve and reprice: the config file's exporters.duckdb.path).
+query --snapshot queries a point-in-time copy, for a ledger a running server holds.
 
 Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md`;
 

@@ -116,6 +116,8 @@ function printPlan(r: RestateResult): void {
   console.log(`rows in range: ${r.rowsExamined}; rows whose cost, snapshot or exceptions change: ${r.rowsChanged}`);
   if (old !== '') console.log(`old prices: ${old}`);
   if (r.teams.length > 0) {
+    const oldUnpriced = r.teams.reduce((n, t) => n + t.oldUnpriced, 0);
+    const newUnpriced = r.teams.reduce((n, t) => n + t.newUnpriced, 0);
     process.stdout.write(
       formatTable({
         columns: ['team_id', 'calls', 'old_cost_usd', 'new_cost_usd', 'delta_usd', 'unpriced_before', 'unpriced_after'],
@@ -123,18 +125,33 @@ function printPlan(r: RestateResult): void {
           ...r.teams.map((t) => [
             t.teamId ?? '(none)',
             t.rows,
-            formatPicoUsd(t.oldPicoUsd),
-            formatPicoUsd(t.newPicoUsd),
-            formatPicoUsd(t.newPicoUsd - t.oldPicoUsd),
+            ...costColumns(t.rows, t.oldPicoUsd, t.oldUnpriced, t.newPicoUsd, t.newUnpriced),
             t.oldUnpriced,
             t.newUnpriced,
           ]),
-          ['TOTAL', r.rowsExamined, formatPicoUsd(r.oldPicoUsd), formatPicoUsd(r.newPicoUsd), formatPicoUsd(r.newPicoUsd - r.oldPicoUsd), '', ''],
+          ['TOTAL', r.rowsExamined, ...costColumns(r.rowsExamined, r.oldPicoUsd, oldUnpriced, r.newPicoUsd, newUnpriced), '', ''],
         ],
       }),
     );
   }
 }
+
+/**
+ * Old cost, new cost and delta of a group of calls. When none of the calls has a price the cost is
+ * `unpriced`, never a silent 0.000000000000, and so is a delta to or from it; otherwise it is the sum over
+ * the priced calls (the unpriced_* columns say how many are left out).
+ */
+function costColumns(calls: number, oldPico: bigint, oldUnpriced: number, newPico: bigint, newUnpriced: number): string[] {
+  const oldNone = calls > 0 && oldUnpriced === calls;
+  const newNone = calls > 0 && newUnpriced === calls;
+  return [
+    oldNone ? UNPRICED : formatPicoUsd(oldPico),
+    newNone ? UNPRICED : formatPicoUsd(newPico),
+    oldNone || newNone ? UNPRICED : formatPicoUsd(newPico - oldPico),
+  ];
+}
+
+const UNPRICED = 'unpriced';
 
 function printOutcome(r: RestateResult, dryRun: boolean, seconds: number): void {
   const rate = Math.round(r.rowsExamined / Math.max(seconds, 0.001));
