@@ -13,7 +13,7 @@ const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attribu
 
 Usage:
   genai-ledger serve [--config FILE] [--db PATH] [--host H] [--http-port N] [--grpc-port N]
-                     [--teams FILE] [--services FILE] [--prices FILE]
+                     [--metrics-port N|off] [--forward URL]... [--teams FILE] [--services FILE] [--prices FILE]
   genai-ledger query [--db PATH] [--format table|csv|json] [--snapshot] "SQL"
   genai-ledger demo [--endpoint URL] [--calls N]
   genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE] [--config FILE]

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConfigFileError } from './config-file-error.js';
+import { ConfigFileError } from '../../core/config-file-error.js';
 import { loadLedgerConfig } from './ledger-config.js';
 
 let dir: string;
