@@ -3,6 +3,8 @@
  *
  * W1  512-span OTLP/HTTP protobuf requests, every span a GenAI call.
  * W2  the same, with 95% ordinary HTTP/DB spans (5% GenAI).
+ * W2 + forward all spans: W2 with `--forward` to a local destination that takes everything (issue 12).
+ * W2 + forward, destination down: W2 forwarding to a dead port, for the server's peak memory.
  * For each: spans/s acknowledged by a real `genai-ledger serve` child process (rows committed to a real
  * DuckDB file before each 200), and in the same run the decode-only and decode+process ceilings
  * measured in this process on the same payloads. Server peak RSS is read from /proc.
@@ -11,9 +13,12 @@
  * shows the median run and the range of end-to-end rates. The load generator (bench/http-load.ts) runs in
  * this process and its CPU time is printed, since it shares the machine with the server.
  *
- * Environment: BENCH_SECONDS (default 8), BENCH_CONCURRENCY (default 4), BENCH_RUNS (default 3).
+ * Environment: BENCH_SECONDS (default 8), BENCH_CONCURRENCY (default 4), BENCH_RUNS (default 3),
+ * BENCH_WORKLOADS (comma-separated name prefixes, e.g. `W1,W2 5%`; default all).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServeProcess } from '../test/helpers/cli-process.js';
@@ -35,10 +40,28 @@ const SPANS_PER_REQUEST = 512;
 interface Workload {
   name: string;
   genAiShare: number;
+  /** What runs beside the server for this workload (a forwarding destination), and the serve flags it needs. */
+  companion?: () => Promise<{ args: string[]; stop: () => Promise<void> }>;
 }
 const WORKLOADS: Workload[] = [
   { name: 'W1 GenAI only', genAiShare: 1 },
   { name: 'W2 5% GenAI', genAiShare: 0.05 },
+  {
+    // Issue 12: forwarding every span to a destination must keep >= 70% of W2.
+    name: 'W2 + forward all spans',
+    genAiShare: 0.05,
+    companion: async () => {
+      const sink = await startNullSink();
+      return { args: ['--forward', sink.url], stop: sink.stop };
+    },
+  },
+  {
+    // The destination is down for the whole run: the forwarder's queue fills to queue.maxBytes (64 MiB) and
+    // then drops, so the server's memory stays bounded while ingestion goes on.
+    name: 'W2 + forward, destination down',
+    genAiShare: 0.05,
+    companion: async () => ({ args: ['--forward', `http://127.0.0.1:${await deadPort()}`], stop: async () => undefined }),
+  },
 ];
 
 /**
@@ -172,9 +195,10 @@ interface RunResult {
 }
 
 /** One end-to-end run against a fresh server on a fresh ledger file. */
-async function measureOnce(pool: PayloadPool): Promise<RunResult> {
+async function measureOnce(pool: PayloadPool, workload: Workload): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-bench-'));
-  const server = await startServeProcess(['--db', join(dir, 'bench.duckdb')]);
+  const companion = workload.companion === undefined ? null : await workload.companion();
+  const server = await startServeProcess(['--db', join(dir, 'bench.duckdb'), ...(companion?.args ?? [])]);
   try {
     const cpuBefore = await cpuSeconds(server.child.pid!);
     const clientBefore = process.cpuUsage();
@@ -191,18 +215,53 @@ async function measureOnce(pool: PayloadPool): Promise<RunResult> {
   } finally {
     server.child.kill('SIGTERM');
     await server.exited;
+    await companion?.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A forwarding destination that costs next to nothing: it reads each OTLP/HTTP body and answers 200 with an
+ * empty ExportTraceServiceResponse, without decoding, so the figure is the server's forwarding cost.
+ */
+async function startNullSink(): Promise<{ url: string; bytes: number; stop: () => Promise<void> }> {
+  const state = { bytes: 0 };
+  const server = createHttpServer((req, res) => {
+    req.on('data', (chunk: Buffer) => (state.bytes += chunk.length));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get bytes() {
+      return state.bytes;
+    },
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const server = createHttpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 async function main(): Promise<void> {
   const processor = new LedgerProcessor(new Attributor(await loadMappingTables({})), await PriceBook.loadDefault());
   const rows: string[][] = [];
-  for (const workload of WORKLOADS) {
+  const only = process.env.BENCH_WORKLOADS?.split(',').map((w) => w.trim());
+  for (const workload of WORKLOADS.filter((w) => only === undefined || only.some((o) => w.name.startsWith(o)))) {
     const pool = new PayloadPool(workload, 64);
     const ceiling = ceilings(pool.sample(64), processor);
     const runs: RunResult[] = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await measureOnce(pool));
+    for (let i = 0; i < RUNS; i++) runs.push(await measureOnce(pool, workload));
     // The median run by throughput; its other figures are printed with it, so a row is one real run.
     const sorted = [...runs].sort((a, b) => a.spansPerSec - b.spansPerSec);
     const median = sorted[Math.floor((sorted.length - 1) / 2)]!;

@@ -13,6 +13,11 @@ export interface ConsumeInfo {
   /** Size of the request after decompression, in bytes (for in-flight accounting). */
   bytes: number;
   transport: 'http' | 'grpc';
+  /**
+   * The request as an encoded protobuf ExportTraceServiceRequest (after decompression) when it came that way;
+   * forwarders copy it instead of encoding the decoded request again.
+   */
+  raw?: Uint8Array;
 }
 
 /** Maps onto OTLP `ExportTracePartialSuccess`: zero rejected spans means full success. */

@@ -16,6 +16,8 @@ export interface SpanDecision {
 export interface ProcessedBatch {
   /** The request exactly as decoded: every span, GenAI or not, with every field as received. */
   request: TraceRequest;
+  /** The same request as received in protobuf form, when it came that way (see ConsumeInfo.raw). */
+  raw: Uint8Array | null;
   /** The billed calls: new rows of `genai_calls`. */
   rows: readonly LedgerRow[];
   /** Duplicates, and changes to rows of earlier requests; null when there are none (the common case). */

@@ -271,6 +271,13 @@ function writeKeyValue(w: ProtobufWriter, field: number, kv: KeyValue): void {
   w.join(m);
 }
 
+/** Attributes as Span field-9 (`attributes`) entries, ready to be appended to an encoded span. */
+export function encodeSpanAttributes(attributes: readonly TypedAttribute[]): Uint8Array {
+  const w = new ProtobufWriter(64 * attributes.length);
+  for (const a of attributes) writeTypedAttribute(w, 9, a);
+  return w.finish();
+}
+
 function writeTypedAttribute(w: ProtobufWriter, field: number, a: TypedAttribute): void {
   const m = w.tag(field, 2).fork();
   writeString(w, 1, a.key);

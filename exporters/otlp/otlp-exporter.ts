@@ -1,5 +1,8 @@
 import type { ProcessedBatch, TraceExporter } from '../../core/exporter.js';
-import type { Span } from '../../core/otlp.js';
+import { countSpans, type Span } from '../../core/otlp.js';
+import { encodeSpanAttributes } from './encode-trace-request.js';
+import { enrichmentAttributes } from './enrichment.js';
+import { spanIdKey, spliceSpanAttributes, type SpanExtra } from './splice-attributes.js';
 import { formatPicoUsd } from '../../processors/pricing/decimal.js';
 import type { OtlpForwarderConfig } from './config.js';
 import { OtlpForwarder, type OtlpForwarderOptions, type SpanEnrichment } from './otlp-forwarder.js';
@@ -31,9 +34,49 @@ export class OtlpExporter implements TraceExporter {
   }
 
   export(batch: ProcessedBatch): Promise<void> {
+    const { spans, maxRequestBytes } = this.forwarder.settings;
+    if (batch.raw !== null && spans === 'all' && batch.raw.length <= maxRequestBytes) {
+      // The common case: copy the request's own bytes, adding the decision to the GenAI spans only.
+      let spliced: Uint8Array | null = null;
+      try {
+        spliced = spliceSpanAttributes(batch.raw, decidedSpans(batch));
+      } catch {
+        // Bytes our decoder accepted but the splicer cannot walk: encode from the decoded request instead.
+      }
+      if (spliced !== null) {
+        this.forwarder.forwardEncoded(spliced, countSpans(batch.request));
+        return Promise.resolve();
+      }
+    }
     this.forwarder.forward(batch.request, (span: Span) => enrichmentOf(batch, span));
     return Promise.resolve();
   }
+}
+
+/** The encoded enrichment attributes of each GenAI span of the batch, looked up by its ids. */
+function decidedSpans(batch: ProcessedBatch): SpanExtra {
+  const bySpanId = new Map<string, { traceId: string; extra: Uint8Array }[]>();
+  for (const resourceSpans of batch.request.resourceSpans) {
+    for (const scopeSpans of resourceSpans.scopeSpans) {
+      for (const span of scopeSpans.spans) {
+        const enrichment = enrichmentOf(batch, span);
+        if (enrichment === null) continue;
+        const entry = { traceId: span.traceId, extra: encodeSpanAttributes(enrichmentAttributes(enrichment)) };
+        const list = bySpanId.get(span.spanId);
+        if (list === undefined) bySpanId.set(span.spanId, [entry]);
+        else list.push(entry);
+      }
+    }
+  }
+  return {
+    keys: new Set([...bySpanId.keys()].map(spanIdKey)),
+    extra: (traceId, spanId) => {
+      const list = bySpanId.get(spanId);
+      if (list === undefined) return null;
+      for (const entry of list) if (entry.traceId === traceId) return entry.extra;
+      return null;
+    },
+  };
 }
 
 function enrichmentOf(batch: ProcessedBatch, span: Span): SpanEnrichment | null {

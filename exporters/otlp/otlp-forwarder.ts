@@ -194,6 +194,23 @@ export class OtlpForwarder implements Component {
     for (const part of parts) this.enqueue(part);
   }
 
+  /**
+   * Forwards a request that is already an encoded ExportTraceServiceRequest (`spans` spans in it), as
+   * `forward` does once it has encoded one: queued (and persisted) synchronously, or dropped and counted.
+   * Requests larger than `maxRequestBytes` should go through `forward`, which splits them.
+   */
+  forwardEncoded(bytes: Uint8Array, spans: number): void {
+    if (this.state !== 'running') {
+      this.drop(spans, 'not-running', `spans arrived while the forwarder was ${this.state}; they are dropped`);
+      return;
+    }
+    this.enqueue({ bytes, spans });
+  }
+
+  get settings(): OtlpForwarderConfig {
+    return this.config;
+  }
+
   private enqueue(part: EncodedRequest): void {
     if (!this.queue.fits(part.bytes.length)) {
       this.drop(

@@ -139,7 +139,7 @@ export class OtlpGrpcReceiver implements Component {
         this.security.onRefused?.('grpc', 'overloaded', countSpans(request));
         return callback(grpcError(new PipelineError('overloaded', 'too many spans in flight; retry later', 1)));
       }
-      const result = await this.consumer.consume(request, { bytes: message.length, transport: 'grpc' });
+      const result = await this.consumer.consume(request, { bytes: message.length, transport: 'grpc', raw: message });
       callback(null, encodeExportResponseProtobuf(result));
     } catch (err) {
       const failure = asPipelineError(err);

@@ -168,7 +168,7 @@ export class OtlpHttpReceiver implements Component {
       const body = await readBody(req, contentEncoding, this.config.maxRequestBytes, reservation);
       const request = decode(encoding, body);
       if (!reservation.addSpans(countSpans(request))) return rejectOverloaded(req, res, encoding);
-      const result = await this.consumer.consume(request, { bytes: body.length, transport: 'http' });
+      const result = await this.consumer.consume(request, { bytes: body.length, transport: 'http', ...(encoding === 'protobuf' ? { raw: body } : {}) });
       res.statusCode = 200;
       res.setHeader('Content-Type', CONTENT_TYPE[encoding]);
       res.end(encoding === 'protobuf' ? encodeExportResponseProtobuf(result) : encodeExportResponseJson(result));

@@ -4,7 +4,7 @@ import { FanOut, worstError } from './fan-out.js';
 import { PipelineError } from '../../core/pipeline-errors.js';
 import type { ProcessedBatch, TraceExporter } from '../../core/exporter.js';
 
-const batch: ProcessedBatch = { request: { resourceSpans: [] }, rows: [], changes: null, decisionOf: () => undefined };
+const batch: ProcessedBatch = { request: { resourceSpans: [] }, raw: null, rows: [], changes: null, decisionOf: () => undefined };
 
 /** An exporter whose export settles when the test says so. */
 function exporter(name: string, acknowledges: boolean) {

@@ -70,7 +70,7 @@ export class LedgerPipeline implements TraceConsumer, Component {
     this.accepting = true;
   }
 
-  async consume(request: TraceRequest, _info: ConsumeInfo): Promise<ConsumeResult> {
+  async consume(request: TraceRequest, info: ConsumeInfo): Promise<ConsumeResult> {
     if (!this.accepting) throw new PipelineError('unavailable', 'genai-ledger is shutting down', 1);
     this.stats.requests++;
     this.stats.spansReceived += countSpans(request);
@@ -85,6 +85,7 @@ export class LedgerPipeline implements TraceConsumer, Component {
     this.stats.spansRejected += rejectedSpans;
     const batch: ProcessedBatch = {
       request,
+      raw: info.raw ?? null,
       rows,
       changes,
       decisionOf: decisions === null ? NO_DECISIONS : (span) => decisions.get(span),
