@@ -11,26 +11,12 @@ import {
   type TextParser,
 } from './attribute-keys.js';
 import { attributeText } from './attribute-text.js';
-import { INVALID_TOKEN_COUNT, normalizeTokenUsage, readTokenCount } from './normalize-tokens.js';
+import { INVALID_TOKEN_COUNT, normalizeTokenUsage, readTokenCount, type TokenUsage } from './normalize-tokens.js';
 import { normalizeModel, splitGatewayModel } from './model-names.js';
 import { leafValue, structuredAt, structuredValue, type Structured } from './structured-value.js';
 import { declaredConvention, tokenSourceOf, type TokenSource } from './token-sources.js';
 
-/** Token counts of one call, normalized to the ledger invariants (null = not reported). */
-export interface TokenUsage {
-  /** All input tokens, including cache reads and cache writes. */
-  inputTokens: number | null;
-  /** Input tokens read from a provider cache. */
-  cachedInputTokens: number | null;
-  /** Input tokens written to a provider cache. */
-  cacheWriteTokens: number | null;
-  /** All output tokens, including reasoning. */
-  outputTokens: number | null;
-  /** Reasoning part of the output. */
-  reasoningTokens: number | null;
-  /** input + output when both are known, else what the span reported. */
-  totalTokens: number | null;
-}
+export type { TokenUsage } from './normalize-tokens.js';
 
 /** Ownership as read from the GenAI span's OWN attributes (empty strings count as absent). */
 export interface OwnershipHints {

@@ -1,5 +1,4 @@
 import type { AnyValue } from '../../core/otlp.js';
-import type { TokenUsage } from './extract-genai-call.js';
 import { OTEL_READING, type DeclaredConvention } from './token-sources.js';
 
 /**
@@ -24,6 +23,22 @@ export interface NormalizedUsage {
    * `'input_excludes_cache+output_excludes_reasoning'`.
    */
   tokenConvention: string;
+}
+
+/** Token counts of one call, normalized to the ledger invariants (null = not reported). */
+export interface TokenUsage {
+  /** All input tokens, including cache reads and cache writes. */
+  inputTokens: number | null;
+  /** Input tokens read from a provider cache. */
+  cachedInputTokens: number | null;
+  /** Input tokens written to a provider cache. */
+  cacheWriteTokens: number | null;
+  /** All output tokens, including reasoning. */
+  outputTokens: number | null;
+  /** Reasoning part of the output. */
+  reasoningTokens: number | null;
+  /** input + output when both are known, else what the span reported. */
+  totalTokens: number | null;
 }
 
 const NUMERIC_STRING = /^\+?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$/;
