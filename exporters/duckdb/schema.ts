@@ -355,8 +355,8 @@ export function reconciliationDailySql(range: DayRange | null = null): string {
     min(model) AS billed_model,
     sum(billed_usd) FILTER (WHERE record_kind = 'cost') AS billed_usd,
     sum(list_usd) FILTER (WHERE record_kind = 'cost') AS billed_list_usd,
-    coalesce(sum(quantity) FILTER (WHERE record_kind = 'usage' AND quantity_unit = 'tokens'),
-             sum(quantity) FILTER (WHERE record_kind = 'cost' AND quantity_unit = 'tokens')) AS billed_tokens,
+    coalesce(sum(quantity) FILTER (WHERE record_kind = 'usage' AND quantity_unit = 'tokens' AND token_class <> 'other'),
+             sum(quantity) FILTER (WHERE record_kind = 'cost' AND quantity_unit = 'tokens' AND token_class <> 'other')) AS billed_tokens,
     count(*) FILTER (WHERE record_kind = 'cost') AS billed_lines,
     count(*) FILTER (WHERE parse_status = 'unparsed') AS unparsed_lines
   FROM provider_costs
@@ -386,6 +386,7 @@ ledger AS (
     count(*) FILTER (WHERE coalesce(tokens, 0) > 0) AS ledger_calls,
     count(*) FILTER (WHERE unpriced AND coalesce(tokens, 0) > 0) AS unpriced_calls
   FROM ledger_classes
+  WHERE coalesce(tokens, 0) <> 0 OR coalesce(cost_usd, 0) <> 0
   GROUP BY ALL
 ),
 joined AS (

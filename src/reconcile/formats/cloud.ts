@@ -82,7 +82,10 @@ function line(r: TabularRow, p: LineParts): BillLine {
   };
   const unparsed = (note: string, billedPico: bigint | null = null): BillLine => ({
     ...base,
+    model: null,
     tokenClass: 'other',
+    quantity: null,
+    quantityUnit: null,
     billedPico,
     parsed: false,
     note,
