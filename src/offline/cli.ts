@@ -43,7 +43,7 @@ export async function runIngest(args: string[]): Promise<number> {
     }
     console.log(
       `${f.file}: ${f.kind}${f.gzip ? ' (gzip)' : ''}, ${f.requests} requests, ${f.spans} spans: ${f.calls} LLM calls ${usd(f.costPicoUsd)}` +
-        `${f.unpricedCalls > 0 ? ` (${f.unpricedCalls} unpriced)` : ''}, ${f.duplicates} duplicate spans counted once, ${f.rejectedSpans} spans rejected` +
+        `${f.unpricedCalls > 0 ? ` (${f.unpricedCalls} without a cost)` : ''}, ${f.duplicates} duplicate spans counted once, ${f.rejectedSpans} spans rejected` +
         `${f.skipped > 0 ? `, ${f.skipped} lines skipped (${f.skipReasons.join('; ')})` : ''}`,
     );
   }
