@@ -348,8 +348,28 @@ export function reconciliationDailySql(range: DayRange | null = null): string {
     range === null
       ? 'TRUE'
       : `"timestamp" >= TIMESTAMPTZ '${range.from} 00:00:00+00' AND "timestamp" < TIMESTAMPTZ '${range.to} 00:00:00+00'`;
-  const cls = (name: string, tokens: string, cost: string) =>
-    `SELECT provider, "day", model_key, '${name}' AS token_class, model, ${tokens} AS tokens, ${cost} AS cost_usd, request_cost_usd IS NULL AS unpriced FROM calls`;
+  // Ledger side: aggregated per raw provider × day × model first, so the model key (ten regex rewrites) and the
+  // provider family are computed once per distinct model and day rather than once per call.
+  const uncached = 'input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0)';
+  const classes: readonly (readonly [name: string, tokens: string, cost: string])[] = [
+    ['input', uncached, 'input_cost_usd'],
+    ['cached_input', 'cached_input_tokens', 'cached_input_cost_usd'],
+    ['cache_write', 'cache_write_tokens', 'cache_write_cost_usd'],
+    ['output', 'output_tokens', 'output_cost_usd'],
+  ];
+  const sums = classes
+    .map(
+      ([name, tokens, cost]) =>
+        `sum(${tokens}) AS c_${name}_tokens, sum(${cost}) AS c_${name}_cost, count(*) FILTER (WHERE ${tokens} > 0) AS c_${name}_calls,
+    count(*) FILTER (WHERE request_cost_usd IS NULL AND ${tokens} > 0) AS c_${name}_unpriced`,
+    )
+    .join(',\n    ');
+  const unpivot = classes
+    .map(
+      ([name]) =>
+        `SELECT provider, "day", model_key, model, '${name}' AS token_class, c_${name}_tokens AS tokens, c_${name}_cost AS cost_usd, c_${name}_calls AS calls, c_${name}_unpriced AS unpriced FROM keyed`,
+    )
+    .join('\n  UNION ALL ');
   return `WITH billed AS (
   SELECT provider, "day", genai_model_key(model) AS model_key, token_class,
     min(model) AS billed_model,
@@ -364,27 +384,25 @@ export function reconciliationDailySql(range: DayRange | null = null): string {
   GROUP BY ALL
 ),
 calls AS (
-  SELECT genai_provider_family(provider) AS provider, CAST(timezone('UTC', "timestamp") AS DATE) AS "day",
-    genai_model_key(model) AS model_key, model, request_cost_usd,
-    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
-    input_cost_usd, cached_input_cost_usd, cache_write_cost_usd, output_cost_usd
+  SELECT provider AS raw_provider, CAST(timezone('UTC', "timestamp") AS DATE) AS "day", model, count(*) AS model_calls,
+    ${sums}
   FROM genai_calls
   WHERE ${ledgerWhere}
+  GROUP BY ALL
+),
+keyed AS (
+  SELECT genai_provider_family(raw_provider) AS provider, genai_model_key(model) AS model_key, * EXCLUDE (raw_provider) FROM calls
 ),
 ledger_models AS (
-  SELECT provider, "day", model_key, count(*) AS model_calls FROM calls GROUP BY ALL
+  SELECT provider, "day", model_key, sum(model_calls) AS model_calls FROM keyed GROUP BY ALL
 ),
 ledger_classes AS (
-  ${cls('input', 'input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0)', 'input_cost_usd')}
-  UNION ALL ${cls('cached_input', 'cached_input_tokens', 'cached_input_cost_usd')}
-  UNION ALL ${cls('cache_write', 'cache_write_tokens', 'cache_write_cost_usd')}
-  UNION ALL ${cls('output', 'output_tokens', 'output_cost_usd')}
+  ${unpivot}
 ),
 ledger AS (
   SELECT provider, "day", model_key, token_class, min(model) AS ledger_model,
     sum(cost_usd) AS ledger_usd, sum(tokens) AS ledger_tokens,
-    count(*) FILTER (WHERE coalesce(tokens, 0) > 0) AS ledger_calls,
-    count(*) FILTER (WHERE unpriced AND coalesce(tokens, 0) > 0) AS unpriced_calls
+    sum(calls) AS ledger_calls, sum(unpriced) AS unpriced_calls
   FROM ledger_classes
   WHERE coalesce(tokens, 0) <> 0 OR coalesce(cost_usd, 0) <> 0
   GROUP BY ALL

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatPicoUsd } from '../../processors/pricing/decimal.js';
@@ -246,4 +246,3 @@ async function stage(connection: DuckDBConnection, lines: readonly BillLine[], f
 
 /** How a source is named in `provider_costs.source_file`: the absolute path of a file. */
 export const sourceNameOf = (path: string): string => resolve(path);
-export const shortName = (path: string): string => basename(path);

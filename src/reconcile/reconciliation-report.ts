@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { RECONCILIATION_SETTING_DEFAULTS, reconciliationDailySql, type DayRange } from '../../exporters/duckdb/schema.js';
-import { formatCsv, formatJson, formatTable } from '../../exporters/duckdb/format-result.js';
+import { formatCsv, formatTable } from '../../exporters/duckdb/format-result.js';
 import { formatPicoUsd } from '../../processors/pricing/decimal.js';
 import { hasTable } from '../exports/ledger-reader.js';
 import { percent, picoOf, roundText } from './money-text.js';
