@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -25,7 +26,6 @@ import {
   type ReportFormat,
 } from './reconciliation-report.js';
 import { replaceScopes, setThresholds } from './scopes.js';
-import { createHash } from 'node:crypto';
 
 /**
  * `genai-ledger reconcile import|fetch|scopes|thresholds` and `genai-ledger report reconciliation`
@@ -157,23 +157,23 @@ async function runFetch(args: string[]): Promise<number> {
   const keyName = provider === 'openai' ? 'OPENAI_ADMIN_KEY' : 'ANTHROPIC_ADMIN_KEY';
   const apiKey = process.env[keyName];
   if (apiKey === undefined || apiKey === '') throw new CliUsageError(`reconcile fetch --provider ${provider} reads the admin key from ${keyName}, which is not set`);
-  const dbPath = await dbPathOf(values);
-  const bar = progress(`fetching ${provider}`, { unit: 'pages' });
-  let pages = 0;
-  const reports = await fetchAdminReports({
-    provider,
-    apiKey,
-    fromDay,
-    toDay,
-    ...(typeof values['base-url'] === 'string' ? { baseUrl: values['base-url'] } : {}),
-    onEvent: (e) => {
-      if (e.kind === 'page') bar.update(++pages, null, e.report);
-      else console.error(`genai-ledger: ${e.report}: ${e.status ?? 'network error'}, retrying in ${(e.waitMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
-    },
-  });
-  bar.finish(`fetched ${reports.map((r) => `${r.report} (${r.pages} pages)`).join(', ')}`);
-  const ledger = await openLedgerForWriting(dbPath, 'reconcile fetch');
+  // Open the ledger first: a ledger held by a running server fails here, before any API quota is spent.
+  const ledger = await openLedgerForWriting(await dbPathOf(values), 'reconcile fetch');
   try {
+    const bar = progress(`fetching ${provider}`, { unit: 'pages' });
+    let pages = 0;
+    const reports = await fetchAdminReports({
+      provider,
+      apiKey,
+      fromDay,
+      toDay,
+      ...(typeof values['base-url'] === 'string' ? { baseUrl: values['base-url'] } : {}),
+      onEvent: (e) => {
+        if (e.kind === 'page') bar.update(++pages, null, e.report);
+        else console.error(`genai-ledger: ${e.report}: ${e.status ?? 'network error'}, retrying in ${(e.waitMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+      },
+    });
+    bar.finish(`fetched ${reports.map((r) => `${r.report} (${r.pages} pages)`).join(', ')}`);
     for (const r of reports) {
       let source = `fetch:${r.url}`;
       if (typeof values['save'] === 'string') {
