@@ -8,6 +8,10 @@ import { runDemo } from './demo-command.js';
 import { CliUsageError } from './cli-usage-error.js';
 import { runPrices } from './prices-command.js';
 import { runReprice } from './reprice-command.js';
+// Issue 15: reconciliation, exports, offline ingest and audit (their own folders; docs/reconciliation.md, docs/exports.md).
+import { RECONCILE_USAGE, runReconcile, runReconciliationReport } from '../reconcile/cli.js';
+import { EXPORT_USAGE, runExport } from '../exports/cli.js';
+import { OFFLINE_USAGE, runAudit, runIngest } from '../offline/cli.js';
 
 const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attributed rows in DuckDB out
 
@@ -19,15 +23,20 @@ Usage:
   genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE] [--config FILE]
   genai-ledger prices check [--db PATH] [--prices FILE] [--config FILE]
   genai-ledger reprice [--db PATH] --from DATE --to DATE [--dry-run] [--prices FILE] [--config FILE]
+${RECONCILE_USAGE}
+${EXPORT_USAGE}
+${OFFLINE_USAGE}
   genai-ledger help
 
 --db defaults to ./genai-ledger.duckdb (serve and reprice: the config file's exporters.duckdb.path).
 query --snapshot queries a point-in-time copy, for a ledger a running server holds.
 
-Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md`;
+Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md, docs/reconciliation.md, docs/exports.md`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Issue 15: `report reconciliation` lives with the reconciliation code; other reports are not routed here.
+  if (command === 'report' && rest[0] === 'reconciliation') return runReconciliationReport(rest.slice(1));
   switch (command) {
     case 'serve':
       return runServe(rest);
@@ -39,6 +48,14 @@ async function main(argv: string[]): Promise<number> {
       return runPrices(rest);
     case 'reprice':
       return runReprice(rest);
+    case 'reconcile':
+      return runReconcile(rest);
+    case 'export':
+      return runExport(rest);
+    case 'ingest':
+      return runIngest(rest);
+    case 'audit':
+      return runAudit(rest);
     case undefined:
     case 'help':
     case '--help':
