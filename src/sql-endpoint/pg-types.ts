@@ -138,7 +138,7 @@ function offsetText(offsetSeconds: number): string {
 function intervalText(v: DuckDBIntervalValue): string {
   const parts: string[] = [];
   const unit = (n: number, one: string, many: string) => {
-    if (n !== 0) parts.push(`${n} ${Math.abs(n) === 1 ? one : many}`);
+    if (n !== 0) parts.push(`${n} ${n === 1 ? one : many}`);
   };
   unit(Math.trunc(v.months / 12), 'year', 'years');
   unit(v.months % 12, 'mon', 'mons');
