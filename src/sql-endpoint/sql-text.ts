@@ -190,8 +190,11 @@ export interface RewriteContext {
   isTableFunction(name: string): boolean;
 }
 
-/** Table functions that return one column: `f(...) AS x` names that column `x`, as PostgreSQL does. */
-const SINGLE_COLUMN_TABLE_FUNCTIONS = new Set(['generate_series', 'range', 'unnest', 'generate_subscripts']);
+/**
+ * PostgreSQL's one-column set-returning functions: `f(...) AS x` names their column `x`, as PostgreSQL does
+ * (DuckDB would name it after the function). DuckDB's own `range` keeps DuckDB's naming (`a.range`).
+ */
+const SINGLE_COLUMN_TABLE_FUNCTIONS = new Set(['generate_series', 'unnest', 'generate_subscripts']);
 
 /** Words that end a FROM item's alias position (an alias cannot be one of them). */
 const NOT_AN_ALIAS = new Set([
