@@ -299,7 +299,6 @@ export class PgSession {
       case 'H':
         return;
       case 'X':
-        this.state = 'closed';
         this.stream.end();
         this.closed();
         return;
@@ -341,7 +340,6 @@ export class PgSession {
       const pid = reader.int32();
       const key = reader.int32();
       this.ctx.registry.cancel(pid, key);
-      this.state = 'closed';
       this.stream.end();
       this.closed();
       return;
