@@ -30,6 +30,8 @@ export interface DatabaseFacts {
   duckdbVersion: string;
   /** Table functions and table macros DuckDB has (lower-case). */
   tableFunctions: ReadonlySet<string>;
+  /** Keywords quote_ident() must quote (all but the unreserved ones, as PostgreSQL does). */
+  quotedKeywords: readonly string[];
 }
 
 /**
@@ -59,7 +61,10 @@ async function sealInstance(instance: DuckDBInstance): Promise<DatabaseFacts> {
         .getRows()
         .map((r) => String(r[0])),
     );
-    return { duckdbVersion: version, tableFunctions };
+    const quotedKeywords = (await connection.runAndReadAll(`SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved' ORDER BY 1`))
+      .getRows()
+      .map((r) => String(r[0]));
+    return { duckdbVersion: version, tableFunctions, quotedKeywords };
   } finally {
     connection.closeSync();
   }
@@ -152,7 +157,7 @@ export class DuckDbSession {
     await this.release();
     const connection = await instance.connect();
     try {
-      for (const sql of compatibilityMacros(this.backendPid, `PostgreSQL ${this.serverVersion}, DuckDB ${facts.duckdbVersion}`)) {
+      for (const sql of compatibilityMacros(this.backendPid, `PostgreSQL ${this.serverVersion}, DuckDB ${facts.duckdbVersion}`, facts.quotedKeywords)) {
         await connection.run(sql);
       }
     } catch (err) {
@@ -340,20 +345,24 @@ export class Execution {
 }
 
 /**
- * Session macros (temporary, on this connection only) for functions PostgreSQL clients call that DuckDB
- * lacks or answers differently. `version()` shadows DuckDB's; the others do not exist in DuckDB.
+ * Session macros and a view (temporary, on this connection only) for what PostgreSQL clients call that
+ * DuckDB lacks or answers differently. `version()` shadows DuckDB's; the others do not exist in DuckDB.
  */
-function compatibilityMacros(backendPid: number, versionText: string): string[] {
+function compatibilityMacros(backendPid: number, versionText: string, quotedKeywords: readonly string[]): string[] {
   const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  const keywords = `[${quotedKeywords.map(lit).join(', ')}]`;
   return [
     `CREATE OR REPLACE TEMP MACRO version() AS ${lit(`${versionText} (genai-ledger SQL endpoint)`)}`,
     `CREATE OR REPLACE TEMP MACRO pg_backend_pid() AS ${backendPid}`,
     `CREATE OR REPLACE TEMP MACRO pg_is_in_recovery() AS false`,
     `CREATE OR REPLACE TEMP MACRO pg_postmaster_start_time() AS TIMESTAMPTZ '${new Date().toISOString()}'`,
-    // PostgreSQL quotes an identifier unless it is all lower-case letters, digits and underscores.
-    `CREATE OR REPLACE TEMP MACRO quote_ident(s) AS CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*') THEN s ELSE '"' || replace(s, '"', '""') || '"' END`,
+    // PostgreSQL quotes an identifier unless it is lower-case letters, digits and underscores and not a keyword.
+    `CREATE OR REPLACE TEMP MACRO quote_ident(s) AS CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*') AND NOT list_contains(${keywords}, s) THEN s ELSE '"' || replace(s, '"', '""') || '"' END`,
     `CREATE OR REPLACE TEMP MACRO parse_ident(s) AS list_transform(string_split(s, '.'), p -> CASE WHEN p LIKE '"%"' THEN replace(p[2:-2], '""', '"') ELSE lower(trim(p)) END)`,
     `CREATE OR REPLACE TEMP MACRO array_lower(a, d) AS CASE WHEN d = 1 AND len(a) > 0 THEN 1 END`,
     `CREATE OR REPLACE TEMP MACRO array_upper(a, d) AS CASE WHEN d = 1 AND len(a) > 0 THEN len(a) END`,
+    `CREATE OR REPLACE TEMP MACRO pg_get_userbyid(id) AS 'genai-ledger'`,
+    // No extensions: Grafana asks for TimescaleDB's version here and gets no row.
+    `CREATE OR REPLACE TEMP VIEW pg_extension AS SELECT 0::BIGINT AS oid, ''::VARCHAR AS extname, ''::VARCHAR AS extversion WHERE false`,
   ];
 }

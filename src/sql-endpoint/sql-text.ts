@@ -273,18 +273,13 @@ export function rewriteForDuckDb(statement: Statement, context: RewriteContext):
         const hasAlias = alias !== undefined && (alias.kind === 'quoted' || (alias.kind === 'ident' && !NOT_AN_ALIAS.has(alias.value)));
         const hasColumnList = hasAlias && isOp(tokens[aliasAt + 1], '(');
         const name = t.value;
-        const call = text.slice(t.start, tokens[close]!.end);
+        // Edits around the call, never over it: what is inside (e.g. current_setting()) is rewritten too.
         if (!context.isTableFunction(name) && !hasColumnList) {
           const aliasText = hasAlias ? alias.text : `"${name}"`;
-          const end = hasAlias ? alias.end : tokens[close]!.end;
-          replacements.push({ start: t.start, end, text: `(SELECT ${call} AS ${aliasText}) AS ${aliasText}` });
-          k = hasAlias ? aliasAt : close;
-          continue;
-        }
-        if (SINGLE_COLUMN_TABLE_FUNCTIONS.has(name) && hasAlias && !hasColumnList) {
+          replacements.push({ start: t.start, end: t.start, text: '(SELECT ' });
+          replacements.push({ start: tokens[close]!.end, end: hasAlias ? alias.end : tokens[close]!.end, text: ` AS ${aliasText}) AS ${aliasText}` });
+        } else if (SINGLE_COLUMN_TABLE_FUNCTIONS.has(name) && hasAlias && !hasColumnList) {
           replacements.push({ start: alias.end, end: alias.end, text: `(${alias.text})` });
-          k = aliasAt;
-          continue;
         }
       }
     }
