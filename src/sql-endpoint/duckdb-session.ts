@@ -11,6 +11,11 @@ export class SharedDatabase {
 
   constructor(private readonly current: () => DuckDBInstance | null) {}
 
+  /** Seals the open instance now, if there is one (at startup: a problem shows before any client connects). */
+  async sealCurrent(): Promise<void> {
+    if (this.current() !== null) await this.open();
+  }
+
   /** The open instance, sealed, with what the endpoint needs to know about it; throws when none is open. */
   async open(): Promise<{ instance: DuckDBInstance; facts: DatabaseFacts }> {
     const instance = this.current();

@@ -76,7 +76,7 @@ function readOnly(what: string): SqlError {
 }
 
 /** Statements refused by kind: their first words, the SQLSTATE and a reason. */
-function refusedKind(words: readonly string[]): SqlError {
+export function refusedKind(words: readonly string[]): SqlError {
   const first = words[0] ?? '';
   const both = `${first} ${words[1] ?? ''}`;
   const privilege = (msg: string, hint?: string) => new SqlError(SqlState.insufficientPrivilege, msg, hint === undefined ? {} : { hint });
@@ -197,4 +197,3 @@ function walk(node: unknown, visit: (node: Record<string, unknown>) => void): vo
   }
 }
 
-export { refusedKind };

@@ -52,7 +52,10 @@ export class SqlEndpoint implements Component {
     this.database = new SharedDatabase(typeof database === 'function' ? database : () => database);
   }
 
-  /** Loads the password and TLS files (errors name the key), then listens. Does nothing when disabled. */
+  /**
+   * Loads the password and TLS files (errors name the key), seals the ledger database if it is open, then
+   * listens. Does nothing when disabled.
+   */
   start(): Promise<void> {
     if (this.stopping) return Promise.reject(new Error('the SQL endpoint was shut down; create a new one'));
     this.starting ??= this.listen();
@@ -112,6 +115,7 @@ export class SqlEndpoint implements Component {
         maxConnections: this.config.maxConnections,
       },
     };
+    await this.database.sealCurrent();
     const server = createServer((socket) => this.accept(socket, ctx));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -170,13 +170,6 @@ function statementOf(sql: string, tokens: Token[]): Statement {
   };
 }
 
-/** The statement as one statement, whatever it contains (for Parse: exactly one statement is expected). */
-export function singleStatement(sql: string): Statement | null {
-  const statements = splitStatements(sql);
-  if (statements.length > 1) return { text: sql, tokens: tokenize(sql) };
-  return statements[0] ?? null;
-}
-
 /** `'...'` with quotes doubled. */
 export const quoteLiteral = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
