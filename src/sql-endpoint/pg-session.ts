@@ -45,6 +45,8 @@ export interface SessionContext {
 const AUTHENTICATION_TIMEOUT_MS = 30_000;
 /** Largest message before authentication (startup packet, SASL messages). */
 const MAX_STARTUP_MESSAGE_BYTES = 10_000;
+/** Named prepared statements (and portals) one connection may hold: each is a DuckDB prepared statement. */
+const MAX_NAMED_OBJECTS = 1000;
 /** Rows encoded before the socket is written and its backpressure honoured. */
 const ROWS_PER_WRITE = 1024;
 const WRITE_HIGH_WATER = 256 * 1024;
@@ -506,6 +508,9 @@ export class PgSession {
     const oids: number[] = [];
     for (let i = 0; i < count; i++) oids.push(body.int32());
     if (name !== '' && this.statements.has(name)) throw new SqlError('42P05', `prepared statement "${name}" already exists`);
+    if (name !== '' && this.statements.size >= MAX_NAMED_OBJECTS) {
+      throw new SqlError(SqlState.programLimitExceeded, `more than ${MAX_NAMED_OBJECTS} prepared statements on one connection; close some`);
+    }
     let statements: Statement[];
     try {
       statements = splitStatements(sql);
@@ -538,6 +543,9 @@ export class PgSession {
       return format === 1 ? binaryParameterText(entry.paramOids[i] ?? Oid.text, v) : v.toString('utf8');
     });
     if (portalName !== '' && this.portals.has(portalName)) throw new SqlError('42P03', `cursor "${portalName}" already exists`);
+    if (portalName !== '' && this.portals.size >= MAX_NAMED_OBJECTS) {
+      throw new SqlError(SqlState.programLimitExceeded, `more than ${MAX_NAMED_OBJECTS} portals on one connection; close some`);
+    }
     await this.closePortal(portalName);
     this.portals.set(portalName, { entry, params, resultFormats, execution: null, columns: null, rows: 0, done: false, intercepted: null });
     this.out.begin('2').end();
