@@ -156,7 +156,7 @@ describe('prices and reprice commands', () => {
   test('serve --prices: a bad file stops startup naming file, line and key; a good one is in the snapshot', async () => {
     const bad = join(pricesFile, '..', 'bad-prices.yaml');
     await writeFile(bad, 'version: "1.0"\ndiscounts:\n  - provider: openai\n    percent: lots\n');
-    const refused = await runCli(['serve', '--db', join(pricesFile, '..', 'serve.duckdb'), '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--prices', bad]);
+    const refused = await runCli(['serve', '--db', join(pricesFile, '..', 'serve.duckdb'), '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--sql-port', '0', '--prices', bad]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /bad-prices\.yaml:4: discounts\.0\.percent: expected a percentage/);
 

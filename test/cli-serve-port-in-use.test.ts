@@ -33,7 +33,7 @@ const serveLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim()
 
 test('OTLP/HTTP port in use: one line naming the listener, address and --http-port; nothing created', async () => {
   const port = await takePort();
-  const r = await runCli(['serve', '--db', join(dir, 'http.duckdb'), '--http-port', String(port), '--grpc-port', '0', '--metrics-port', '0']);
+  const r = await runCli(['serve', '--db', join(dir, 'http.duckdb'), '--http-port', String(port), '--grpc-port', '0', '--metrics-port', '0', '--sql-port', '0']);
   assert.equal(r.code, 1, r.stderr);
   assert.deepEqual(serveLines(r.stderr), [
     `genai-ledger: OTLP/HTTP cannot listen on 127.0.0.1:${port}: the port is already in use (another genai-ledger or ` +
@@ -44,7 +44,7 @@ test('OTLP/HTTP port in use: one line naming the listener, address and --http-po
 
 test('OTLP/gRPC port in use: our line only, no grpc-js log lines; both ports in use: one line each', async () => {
   const port = await takePort();
-  const r = await runCli(['serve', '--db', join(dir, 'grpc.duckdb'), '--http-port', '0', '--grpc-port', String(port), '--metrics-port', '0']);
+  const r = await runCli(['serve', '--db', join(dir, 'grpc.duckdb'), '--http-port', '0', '--grpc-port', String(port), '--metrics-port', '0', '--sql-port', '0']);
   assert.equal(r.code, 1, r.stderr);
   assert.deepEqual(serveLines(r.stderr), [
     `genai-ledger: OTLP/gRPC cannot listen on 127.0.0.1:${port}: the port is already in use (another genai-ledger or ` +
@@ -52,7 +52,7 @@ test('OTLP/gRPC port in use: our line only, no grpc-js log lines; both ports in 
   ]);
 
   const httpPort = await takePort();
-  const both = await runCli(['serve', '--db', join(dir, 'both.duckdb'), '--http-port', String(httpPort), '--grpc-port', String(port), '--metrics-port', '0']);
+  const both = await runCli(['serve', '--db', join(dir, 'both.duckdb'), '--http-port', String(httpPort), '--grpc-port', String(port), '--metrics-port', '0', '--sql-port', '0']);
   assert.equal(both.code, 1, both.stderr);
   const lines = serveLines(both.stderr);
   assert.equal(lines.length, 2, both.stderr);

@@ -77,7 +77,7 @@ test('a bad mapping file stops startup, naming file, line and column', async () 
   try {
     const teams = join(dir, 'teams.csv');
     await writeFile(teams, 'team_id,cost_center\nsearch,CC-1\nsearch,CC-2\n');
-    const result = await runCli(['serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--db', join(dir, 'x.duckdb'), '--teams', teams]);
+    const result = await runCli(['serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--sql-port', '0', '--db', join(dir, 'x.duckdb'), '--teams', teams]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /teams\.csv:3/);
     assert.match(result.stderr, /team_id/);

@@ -17,8 +17,9 @@ const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attribu
 
 Usage:
   genai-ledger serve [--config FILE] [--db PATH] [--host H] [--http-port N] [--grpc-port N]
-                     [--metrics-port N|off] [--forward URL]... [--teams FILE] [--services FILE] [--prices FILE]
-  genai-ledger query [--db PATH] [--format table|csv|json] [--snapshot] "SQL"
+                     [--metrics-port N|off] [--sql-port N|off] [--forward URL]...
+                     [--teams FILE] [--services FILE] [--prices FILE]
+  genai-ledger query [--db PATH] [--format table|csv|json] [--snapshot] [--sql-port N] "SQL"
   genai-ledger demo [--endpoint URL] [--calls N]
   genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE] [--config FILE]
   genai-ledger prices check [--db PATH] [--prices FILE] [--config FILE]
@@ -29,7 +30,8 @@ ${OFFLINE_USAGE}
   genai-ledger help
 
 --db defaults to ./genai-ledger.duckdb (serve and reprice: the config file's exporters.duckdb.path).
-query --snapshot queries a point-in-time copy, for a ledger a running server holds.
+query goes through a running server's SQL port (default 5433) when one serves that ledger; --snapshot
+queries a point-in-time copy instead.
 
 Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md, docs/reconciliation.md, docs/exports.md`;
 

@@ -22,7 +22,15 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.services !== undefined) config.attribution.servicesFile = values.services;
   if (values.prices !== undefined) config.pricing.overridesFile = values.prices;
   const prometheus = config.exporters.prometheus;
-  if (values.host !== undefined) prometheus.host = values.host;
+  if (values.host !== undefined) prometheus.host = config.sql.host = values.host;
+  if (values['sql-port'] === 'off') config.sql.enabled = false;
+  else {
+    const port = parsePort('sql-port', values['sql-port']);
+    if (port !== undefined) {
+      config.sql.port = port;
+      config.sql.enabled = true;
+    }
+  }
   if (values['metrics-port'] === 'off') prometheus.enabled = false;
   else {
     const port = parsePort('metrics-port', values['metrics-port']);
@@ -54,9 +62,8 @@ export async function runServe(args: string[]): Promise<number> {
   }
   for (const warning of server.warnings.slice(warned)) console.warn(`genai-ledger: warning: ${warning}`);
   console.log(`genai-ledger: user ids ${server.userIds}`);
-  console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   for (const l of server.listeners) {
-    const scheme = l.name === 'otlp/grpc' ? '' : l.tls ? 'https://' : 'http://';
+    const scheme = l.name === 'otlp/grpc' ? '' : l.name === 'sql' ? 'postgresql://' : l.tls ? 'https://' : 'http://';
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     const path = l.name === 'metrics' ? '/metrics' : '';
     console.log(`genai-ledger: ${l.name} listening on ${scheme}${host}:${l.port}${path}${l.tls ? ' (TLS)' : ''}`);
@@ -64,6 +71,8 @@ export async function runServe(args: string[]): Promise<number> {
   for (const [name, forwarder] of Object.entries(config.exporters.otlp)) {
     console.log(`genai-ledger: forwarding ${forwarder.spans === 'all' ? 'every span' : 'GenAI spans'} to ${forwarder.endpoint} (otlp/${name})`);
   }
+  // Last of the startup lines (tests and scripts wait for it).
+  console.log(`genai-ledger: ledger ${resolve(config.exporters.duckdb.path)}`);
   const reloadMappings = serialized(reloadMappingFiles(server));
   const reloadPrices = serialized(reloadPriceOverrides(server));
   const stopReloading = reloadOnSighup((why) => {
@@ -202,6 +211,7 @@ function parseServeArgs(args: string[]) {
         services: { type: 'string' },
         prices: { type: 'string' },
         'metrics-port': { type: 'string' },
+        'sql-port': { type: 'string' },
         forward: { type: 'string', multiple: true },
       },
     });

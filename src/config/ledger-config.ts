@@ -5,6 +5,7 @@ import { OtlpGrpcReceiverConfig } from '../../receivers/otlp/grpc-receiver.js';
 import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js';
 import { OtlpForwarderConfig } from '../../exporters/otlp/config.js';
 import { PrometheusExporterConfig } from '../../exporters/prometheus/prometheus-config.js';
+import { SqlEndpointConfig } from '../sql-endpoint/sql-endpoint-config.js';
 import { loadYamlFile } from './yaml-file.js';
 import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
 import { BearerAuthConfig } from '../security/bearer-auth.js';
@@ -83,6 +84,8 @@ export const LedgerConfig = z
       })
       .strict()
       .prefault({}),
+    /** The live SQL endpoint: PostgreSQL wire protocol, read-only, on the ledger (docs/sql.md). */
+    sql: SqlEndpointConfig.prefault({}),
     exporters: z
       .object({
         /** The ledger (always on): every other exporter is optional. */
@@ -118,6 +121,11 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
     for (const [name, value] of Object.entries(forwarder.headers)) {
       if (typeof value === 'object' && 'file' in value) forwarder.headers[name] = { file: rel(value.file) ?? value.file };
     }
+  }
+  config.sql.passwordFile = rel(config.sql.passwordFile);
+  if (config.sql.tls !== undefined) {
+    config.sql.tls.certFile = rel(config.sql.tls.certFile) ?? config.sql.tls.certFile;
+    config.sql.tls.keyFile = rel(config.sql.tls.keyFile) ?? config.sql.tls.keyFile;
   }
   const otlp = config.receivers.otlp;
   otlp.auth.tokenFile = rel(otlp.auth.tokenFile);

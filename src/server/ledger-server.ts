@@ -13,6 +13,7 @@ import { ledgerReadiness } from '../../exporters/prometheus/readiness.js';
 import { OtlpExporter } from '../../exporters/otlp/otlp-exporter.js';
 import { buildExporters } from './exporter-factories.js';
 import { readLedgerGauges } from './ledger-gauges.js';
+import { SqlEndpoint } from '../sql-endpoint/sql-endpoint.js';
 import type { MappingTables } from '../../processors/attribution/mapping-tables.js';
 import { LedgerPipeline } from '../pipeline/ledger-pipeline.js';
 import { LedgerProcessor } from '../pipeline/ledger-processor.js';
@@ -30,7 +31,7 @@ import { UserIdPolicy } from '../../processors/privacy/user-id-policy.js';
 import { generatedKeyPath, loadUserIdKey } from '../../processors/privacy/user-id-key.js';
 
 export interface Listener {
-  name: 'otlp/http' | 'otlp/grpc' | 'metrics';
+  name: 'otlp/http' | 'otlp/grpc' | 'metrics' | 'sql';
   host: string;
   port: number;
   /** Served over TLS (https:// for OTLP/HTTP). */
@@ -113,6 +114,9 @@ interface LoadedSecurity {
 export class LedgerServer implements Component {
   private readonly receivers: (OtlpHttpReceiver | OtlpGrpcReceiver)[] = [];
   private metricsServer: MetricsServer | null = null;
+  /** The live SQL endpoint (PostgreSQL wire protocol) on the ledger's database; null when disabled. */
+  private readonly sql: SqlEndpoint | null;
+  private sqlListening = false;
   private ledger: DuckDbExporter | null = null;
   private started = false;
   /** /metrics: the server's own counters and the ledger's gauges (exporters.prometheus). */
@@ -135,6 +139,8 @@ export class LedgerServer implements Component {
     tables: MappingTables,
   ) {
     this.tables = tables;
+    // Refuses a non-loopback address without a password here, before anything is bound.
+    this.sql = config.sql.enabled ? new SqlEndpoint(config.sql, () => this.ledger?.database ?? null, { keyPath: 'sql' }) : null;
     this.metrics = new LedgerMetrics(config.exporters.prometheus);
     this.gate = new StartupGate(this.metrics);
     this.metrics.setSources({
@@ -267,7 +273,11 @@ export class LedgerServer implements Component {
       });
       const metrics = this.metrics;
       const ledger = new DuckDbExporter(this.config.exporters.duckdb, {
-        onWriteEvent: this.options.onLedgerWriteEvent,
+        onWriteEvent: (event) => {
+          // The writer is replacing its database instance: no SQL client may keep the old one open.
+          if (event.kind === 'invalidated') void this.sql?.releaseDatabaseConnections();
+          this.options.onLedgerWriteEvent?.(event);
+        },
         onCommit: (seconds, rows) => metrics.commitSucceeded(seconds, rows),
         onCommitFailed: () => metrics.commitFailed(),
       });
@@ -350,6 +360,30 @@ export class LedgerServer implements Component {
         });
       }
     }
+    if (this.sql !== null) {
+      // Listens now; the ledger's database is sealed and used from the first query on (after it is open).
+      try {
+        await this.sql.start();
+        this.sqlListening = true;
+      } catch (err) {
+        const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+        if (errnoCode(cause) === undefined) {
+          failures.length = 0;
+          await this.shutdown();
+          throw err; // a password or TLS file problem, not a port: its own message names the key
+        }
+        failures.push({
+          listener: 'sql',
+          label: 'SQL (PostgreSQL wire protocol)',
+          host: this.config.sql.host,
+          port: this.config.sql.port,
+          code: errnoCode(cause),
+          reason: bindFailureReason(cause),
+          portKey: 'sql.port (--sql-port)',
+          hostKey: 'sql.host',
+        });
+      }
+    }
     if (failures.length > 0) {
       await this.shutdown();
       throw new ListenerBindError(failures);
@@ -366,6 +400,9 @@ export class LedgerServer implements Component {
     }));
     const metrics = this.metricsServer?.address ?? null;
     if (metrics !== null) listeners.push({ name: 'metrics', host: metrics.host, port: metrics.port });
+    if (this.sql !== null && this.sqlListening) {
+      listeners.push({ name: 'sql', host: this.sql.address.address, port: this.sql.address.port, tls: this.sql.tls });
+    }
     return listeners;
   }
 
@@ -378,6 +415,9 @@ export class LedgerServer implements Component {
   async shutdown(): Promise<void> {
     const receivers = this.receivers.splice(0);
     await Promise.all(receivers.map((r) => r.shutdown()));
+    // SQL clients go before the ledger closes its database.
+    this.sqlListening = false;
+    await this.sql?.shutdown();
     try {
       if (this.started) {
         this.started = false;

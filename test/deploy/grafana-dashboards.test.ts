@@ -13,7 +13,7 @@ interface Panel {
   title: string;
   gridPos: { h: number; w: number; x: number; y: number };
   datasource?: { type: string; uid: string };
-  targets?: { refId: string; expr: string }[];
+  targets?: { refId: string; expr?: string; rawSql?: string }[];
 }
 interface Dashboard {
   uid: string;
@@ -26,7 +26,7 @@ interface Dashboard {
 const load = async (file: string) => JSON.parse(await readFile(repoPath('deploy', 'grafana', 'dashboards', file), 'utf8')) as Dashboard;
 
 for (const file of ['ai-spend.json', 'genai-ledger-health.json']) {
-  test(`${file}: unique panel ids, panels inside the 24-column grid, every query panel on the Prometheus data source`, async () => {
+  test(`${file}: unique panel ids, panels inside the 24-column grid, every query panel on the Prometheus or ledger SQL data source`, async () => {
     const d = await load(file);
     assert.match(d.uid, /^genai-ledger-/);
     const ids = d.panels.map((p) => p.id);
@@ -34,8 +34,13 @@ for (const file of ['ai-spend.json', 'genai-ledger-health.json']) {
     for (const p of d.panels) {
       assert.ok(p.gridPos.x >= 0 && p.gridPos.w > 0 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: ${JSON.stringify(p.gridPos)}`);
       if (p.type === 'row') continue;
+      if (p.datasource?.uid === 'genai-ledger-sql') {
+        assert.deepEqual(p.datasource, { type: 'grafana-postgresql-datasource', uid: 'genai-ledger-sql' }, p.title);
+        assert.ok((p.targets ?? []).length > 0 && p.targets!.every((t) => (t.rawSql ?? '').trim() !== ''), `${p.title} has SQL`);
+        continue;
+      }
       assert.deepEqual(p.datasource, { type: 'prometheus', uid: 'prometheus' }, p.title);
-      assert.ok((p.targets ?? []).length > 0 && p.targets!.every((t) => t.expr.trim() !== ''), `${p.title} has queries`);
+      assert.ok((p.targets ?? []).length > 0 && p.targets!.every((t) => (t.expr ?? '').trim() !== ''), `${p.title} has queries`);
     }
     for (const v of d.templating.list) assert.equal(v.allValue, '.*', `$${v.name}: "All" must match the empty (NULL) value too`);
   });
@@ -44,7 +49,7 @@ for (const file of ['ai-spend.json', 'genai-ledger-health.json']) {
 const panelFor = (d: Dashboard, title: RegExp, metric: string) => {
   const p = d.panels.find((x) => title.test(x.title));
   assert.ok(p, `a panel titled ${title}`);
-  assert.ok(p.targets!.some((t) => t.expr.includes(metric)), `${p.title} uses ${metric}`);
+  assert.ok(p.targets!.some((t) => (t.expr ?? '').includes(metric)), `${p.title} uses ${metric}`);
 };
 
 test('AI spend answers: cost by team, cost center, model, provider; budgets; unattributed and unpriced share; top models; tokens per call', async () => {

@@ -198,7 +198,8 @@ async function loadDashboardQueries(): Promise<Query[]> {
   for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json'))) {
     const d = JSON.parse(await readFile(join(dir, file), 'utf8')) as Dashboard;
     const panels = d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
-    for (const p of panels) for (const t of p.targets ?? []) out.push({ where: `${file} "${p.title}" ${t.refId}`, expr: t.expr });
+    // Prometheus targets only: the SQL panels (datasource genai-ledger-sql) are checked in test/sql/dashboard-sql.test.ts.
+    for (const p of panels) for (const t of p.targets ?? []) if (t.expr !== undefined) out.push({ where: `${file} "${p.title}" ${t.refId}`, expr: t.expr });
     for (const v of d.templating.list) {
       const m = /^label_values\((.+),\s*(\w+)\)$/.exec(v.definition ?? '');
       if (m !== null) out.push({ where: `${file} variable $${v.name}`, expr: `group by (${m[2]}) (${m[1]})` });
@@ -208,7 +209,7 @@ async function loadDashboardQueries(): Promise<Query[]> {
 }
 
 interface Dashboard {
-  panels: { title: string; panels?: Dashboard['panels']; targets?: { refId: string; expr: string }[] }[];
+  panels: { title: string; panels?: Dashboard['panels']; targets?: { refId: string; expr?: string }[] }[];
   templating: { list: { name: string; definition?: string }[] };
 }
 

@@ -14,6 +14,9 @@ export interface ServeProcess {
   child: ChildProcessWithoutNullStreams;
   httpUrl: string;
   grpcAddress: string;
+  /** The SQL endpoint's port and the /metrics URL, when they are on. */
+  sqlPort: number | null;
+  metricsUrl: string | null;
   output: () => string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
@@ -21,7 +24,7 @@ export interface ServeProcess {
 
 /** Starts `genai-ledger serve` on port 0 and waits for its listener lines. */
 export async function startServeProcess(args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', ...args], {
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--sql-port', '0', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
@@ -32,7 +35,20 @@ export async function startServeProcess(args: string[]): Promise<ServeProcess> {
   for (;;) {
     const http = /otlp\/http listening on (http:\/\/\S+)/.exec(out);
     const grpc = /otlp\/grpc listening on (\S+)/.exec(out);
-    if (http && grpc) return { child, httpUrl: http[1]!, grpcAddress: grpc[1]!, output: () => out, exited };
+    // The ledger line comes after every listener line.
+    if (http && grpc && /genai-ledger: ledger /.test(out)) {
+      const sql = /sql listening on postgresql:\/\/\S+:(\d+)/.exec(out);
+      const metrics = /metrics listening on (http:\/\/\S+)/.exec(out);
+      return {
+        child,
+        httpUrl: http[1]!,
+        grpcAddress: grpc[1]!,
+        sqlPort: sql ? Number(sql[1]) : null,
+        metricsUrl: metrics ? metrics[1]! : null,
+        output: () => out,
+        exited,
+      };
+    }
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`serve did not start:\n${out}`);

@@ -39,6 +39,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
         receivers: { otlp: { http: { port: 0 }, grpc: { port: 0 } } },
         attribution: { teamsFile, servicesFile },
         exporters: { duckdb: { path: dbPath }, prometheus: { port: 0 } },
+        sql: { port: 0 },
       },
       overrides,
     ),

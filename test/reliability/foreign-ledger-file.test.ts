@@ -19,7 +19,7 @@ const exists = (path: string) => access(path).then(() => true, () => false);
 
 async function expectRefused(path: string, message: RegExp): Promise<void> {
   const before = await sha(path);
-  const result = await runCli(['serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--db', path]);
+  const result = await runCli(['serve', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--sql-port', '0', '--db', path]);
   assert.equal(result.code, 1, result.stdout + result.stderr);
   assert.ok(result.stderr.includes(path), `error names the file: ${result.stderr}`);
   assert.match(result.stderr, message);

@@ -47,6 +47,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     String(options.grpcPort ?? 0),
     '--metrics-port',
     '0',
+    '--sql-port',
+    '0',
     ...(options.args ?? []),
   ];
   const spawnOptions = { stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } };

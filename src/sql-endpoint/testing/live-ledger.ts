@@ -9,12 +9,9 @@ import type { LedgerRow } from '../../../core/ledger-row.js';
 import { SqlEndpoint } from '../sql-endpoint.js';
 import type { SqlEndpointConfigInput } from '../sql-endpoint-config.js';
 
-/**
- * The DuckDB instance a running DuckDbExporter holds. The exporter keeps it private; until it exposes one
- * (the server wiring needs the same), tests and the benchmark read the field.
- */
+/** The DuckDB instance a running DuckDbExporter holds (the current one: it changes when the file is reopened). */
 export function exporterDatabase(exporter: DuckDbExporter): () => DuckDBInstance | null {
-  return () => (exporter as unknown as { instance: DuckDBInstance | null }).instance;
+  return () => exporter.database;
 }
 
 /** A ledger being written (a DuckDbExporter on a temp file) with the SQL endpoint on it, on port 0. */
