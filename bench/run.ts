@@ -5,6 +5,8 @@
  * W2  the same, with 95% ordinary HTTP/DB spans (5% GenAI).
  * W2 + forward all spans: W2 with `--forward` to a local destination that takes everything (issue 12).
  * W2 + forward, destination down: W2 forwarding to a dead port, for the server's peak memory.
+ * W1 on a 1M-row ledger, alone and with one SQL client looping the monthly chargeback query through the
+ * server's SQL port (issue 13: ingestion keeps >= 70%); the query's p50/p99 are printed under the table.
  * For each: spans/s acknowledged by a real `genai-ledger serve` child process (rows committed to a real
  * DuckDB file before each 200), and in the same run the decode-only and decode+process ceilings
  * measured in this process on the same payloads. Server peak RSS is read from /proc.
@@ -16,11 +18,11 @@
  * Environment: BENCH_SECONDS (default 8), BENCH_CONCURRENCY (default 4), BENCH_RUNS (default 3),
  * BENCH_WORKLOADS (comma-separated name prefixes, e.g. `W1,W2 5%`; default all).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startServeProcess } from '../test/helpers/cli-process.js';
 import { syntheticRequest } from '../test/helpers/synthetic-requests.js';
 import { encodeTraceRequestProtobuf } from '../receivers/otlp/testing/encode-protobuf.js';
@@ -30,6 +32,11 @@ import { Attributor } from '../processors/attribution/attributor.js';
 import { loadMappingTables } from '../processors/attribution/mapping-tables.js';
 import { PriceBook } from '../processors/pricing/price-book.js';
 import { runHttpLoad } from './http-load.js';
+import { runSqlQueryLoad } from './sql-endpoint-bench.js';
+import { createSyntheticLedger } from '../exporters/duckdb/testing/synthetic-ledger.js';
+
+/** Lines printed under the table (what the companions measured). */
+const notes: string[] = [];
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -37,11 +44,31 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const SPANS_PER_REQUEST = 512;
 
+interface Companion {
+  /** serve flags it needs. */
+  args: string[];
+  stop: () => Promise<void>;
+  /** Runs beside the ingest load (a SQL client), told the server's SQL port; returns a figure for the table. */
+  during?: (server: { sqlPort: number | null }, durationMs: number) => Promise<string>;
+}
+
 interface Workload {
   name: string;
   genAiShare: number;
-  /** What runs beside the server for this workload (a forwarding destination), and the serve flags it needs. */
-  companion?: () => Promise<{ args: string[]; stop: () => Promise<void> }>;
+  /** What runs beside the server for this workload, set up in the run's temp dir (before the server starts). */
+  companion?: (dir: string) => Promise<Companion>;
+  /** A ledger file to start from instead of an empty one. */
+  ledger?: () => Promise<string>;
+}
+
+/** A 1M-row ledger (a year of calls), made once per bench run and copied for each server run. */
+let millionRowLedger: Promise<string> | null = null;
+function millionRows(): Promise<string> {
+  millionRowLedger ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-bench-1m-'));
+    return createSyntheticLedger(dir, { count: 1_000_000, startMs: Date.now() - 365 * 86_400_000, stepMs: (365 * 86_400_000) / 1_000_000 });
+  })();
+  return millionRowLedger;
 }
 const WORKLOADS: Workload[] = [
   { name: 'W1 GenAI only', genAiShare: 1 },
@@ -54,6 +81,27 @@ const WORKLOADS: Workload[] = [
       const sink = await startNullSink();
       return { args: ['--forward', sink.url], stop: sink.stop };
     },
+  },
+  {
+    // Issue 13's baseline: W1 into a ledger that already holds 1M rows.
+    name: 'W1 on a 1M-row ledger',
+    genAiShare: 1,
+    ledger: millionRows,
+  },
+  {
+    // ... with a SQL client looping the monthly chargeback over those rows: ingestion must keep >= 70%.
+    name: 'W1 on a 1M-row ledger + SQL',
+    genAiShare: 1,
+    ledger: millionRows,
+    companion: async () => ({
+      args: [],
+      stop: async () => undefined,
+      during: async ({ sqlPort }, durationMs) => {
+        if (sqlPort === null) throw new Error('the server has no SQL port');
+        const q = await runSqlQueryLoad({ port: sqlPort, durationMs, clients: 1 });
+        return `chargeback query ×${q.queries}: p50 ${q.p50Ms.toFixed(0)} ms, p99 ${q.p99Ms.toFixed(0)} ms${q.errors > 0 ? `, ${q.errors} errors` : ''}`;
+      },
+    }),
   },
   {
     // The destination is down for the whole run: the forwarder's queue fills to queue.maxBytes (64 MiB) and
@@ -197,12 +245,18 @@ interface RunResult {
 /** One end-to-end run against a fresh server on a fresh ledger file. */
 async function measureOnce(pool: PayloadPool, workload: Workload): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-bench-'));
-  const companion = workload.companion === undefined ? null : await workload.companion();
-  const server = await startServeProcess(['--db', join(dir, 'bench.duckdb'), ...(companion?.args ?? [])]);
+  const db = join(dir, 'bench.duckdb');
+  if (workload.ledger !== undefined) await copyFile(await workload.ledger(), db);
+  const companion = workload.companion === undefined ? null : await workload.companion(dir);
+  const server = await startServeProcess(['--db', db, ...(companion?.args ?? [])]);
   try {
     const cpuBefore = await cpuSeconds(server.child.pid!);
     const clientBefore = process.cpuUsage();
-    const result = await endToEnd(server.httpUrl, pool);
+    const [result, note] = await Promise.all([
+      endToEnd(server.httpUrl, pool),
+      companion?.during?.(server, SECONDS * 1000) ?? Promise.resolve(''),
+    ]);
+    if (note !== '') notes.push(`${workload.name}: ${note}`);
     const clientUsage = process.cpuUsage(clientBefore);
     const cpuAfter = await cpuSeconds(server.child.pid!);
     return {
@@ -296,6 +350,8 @@ async function main(): Promise<void> {
     'server peak RSS MiB',
   ];
   printTable(header, rows);
+  for (const note of notes) console.log(note);
+  if (millionRowLedger !== null) await rm(dirname(await millionRowLedger), { recursive: true, force: true });
   console.log(
     `\n${SPANS_PER_REQUEST} spans/request, ${CONCURRENCY} keep-alive connections (one request in flight each), ` +
       `${RUNS} runs of ${SECONDS} s per workload, each on a fresh server and ledger, node ${process.version}`,
