@@ -30,8 +30,9 @@ export interface TeamRecord {
   /**
    * `direct` (the default): the team's own usage, charged back to it. `shared`: approved shared usage (platform
    * work, incident response, security review), reported as its own bucket, never as a team's usage.
+   * Always set by the parser; absent (records built by hand) means `direct`.
    */
-  allocation: TeamAllocation;
+  allocation?: TeamAllocation;
   /** Other columns, by header name as written (trimmed). */
   extra: Readonly<Record<string, string>>;
   /** Line in the teams file, for error messages. */

@@ -8,6 +8,7 @@ import { runDemo } from './demo-command.js';
 import { CliUsageError } from './cli-usage-error.js';
 import { runPrices } from './prices-command.js';
 import { runReprice } from './reprice-command.js';
+import { REPORT_USAGE, runReport } from '../reports/report-command.js';
 
 const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attributed rows in DuckDB out
 
@@ -19,9 +20,10 @@ Usage:
   genai-ledger prices show MODEL [--provider P] [--at DATE] [--tier T] [--prices FILE]
   genai-ledger prices check --db PATH [--prices FILE]
   genai-ledger reprice --db PATH --from DATE --to DATE [--dry-run] [--prices FILE]
+${REPORT_USAGE}
   genai-ledger help
 
-Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md`;
+Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md, docs/reports.md`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return runPrices(rest);
     case 'reprice':
       return runReprice(rest);
+    case 'report':
+      return runReport(rest);
     case undefined:
     case 'help':
     case '--help':
