@@ -14,6 +14,8 @@ export interface RootSlot {
   teamId: string | null;
   projectId: string | null;
   environment: string | null;
+  /** `http.route` of a SERVER span (inherited by the calls below it like ownership). */
+  route: string | null;
 }
 
 const F_CALL = 1;
@@ -40,10 +42,11 @@ export class RootRing {
   private readonly flags: Uint8Array;
   private readonly richness: Uint8Array;
   private readonly responseKeys: Int32Array;
-  /** Interned string numbers (-1: null) of the span's own team, project and environment. */
+  /** Interned string numbers (-1: null) of the span's own team, project, environment and server route. */
   private readonly teams: Int32Array;
   private readonly projects: Int32Array;
   private readonly environments: Int32Array;
+  private readonly routes: Int32Array;
   private readonly strings: string[] = [];
   private readonly stringNumbers = new Map<string, number>();
   /** Bumped when the string table is reset. */
@@ -63,6 +66,7 @@ export class RootRing {
     this.teams = new Int32Array(capacity);
     this.projects = new Int32Array(capacity);
     this.environments = new Int32Array(capacity);
+    this.routes = new Int32Array(capacity);
   }
 
   /** Slots not drained yet (overwritten ones excluded). */
@@ -87,6 +91,7 @@ export class RootRing {
     teamId: string | null,
     projectId: string | null,
     environment: string | null,
+    route: string | null = null,
   ): boolean {
     const hasParent = parentSpanId !== '';
     if (this.capacity === 0 || traceId.length !== 32 || spanId.length !== 16 || (hasParent && parentSpanId.length !== 16)) return false;
@@ -114,15 +119,18 @@ export class RootRing {
     let team = this.number(teamId);
     let project = this.number(projectId);
     let env = this.number(environment);
+    let path = this.number(route);
     if (this.generation !== generation) {
-      // The string table was reset midway: number all three again (a fresh table cannot fill up again).
+      // The string table was reset midway: number all four again (a fresh table cannot fill up again).
       team = this.number(teamId);
       project = this.number(projectId);
       env = this.number(environment);
+      path = this.number(route);
     }
     this.teams[slot] = team;
     this.projects[slot] = project;
     this.environments[slot] = env;
+    this.routes[slot] = path;
     this.written++;
     return true;
   }
@@ -151,6 +159,7 @@ export class RootRing {
         teamId: this.text(this.teams[slot]!),
         projectId: this.text(this.projects[slot]!),
         environment: this.text(this.environments[slot]!),
+        route: this.text(this.routes[slot]!),
       });
     }
   }
@@ -177,6 +186,7 @@ export class RootRing {
     this.teams.fill(-1);
     this.projects.fill(-1);
     this.environments.fill(-1);
+    this.routes.fill(-1);
     this.strings.length = 0;
     this.stringNumbers.clear();
     this.generation++;

@@ -32,8 +32,9 @@ const OWNER_REASONS: ReadonlySet<string> = new Set(['missing_team', 'missing_cos
  * - among the other calls of a trace that report the same provider response id (one call traced twice:
  *   SDK built-in tracing plus an instrumentation library, a gateway and its client), the one with usage and
  *   the most token classes is billed (ties: the lower span id), the others are duplicates;
- * - a call without a team of its own takes the ownership of its nearest ancestor that has one, also when that
- *   ancestor arrives later (within the window).
+ * - each ownership field a call lacks (team, project, environment) comes from its nearest ancestor that has that
+ *   field, and so does the `http.route` of the nearest SERVER span; a call without a team of its own also takes the
+ *   team of an ancestor that arrives later (within the window).
  *
  * Each arrival updates the nodes it touches; a change to a row already handed to the writer is queued as a
  * move or an ownership update, which the writer commits in the same transaction as the request's rows.
@@ -103,6 +104,7 @@ export class SpanLineage {
         owner === null ? null : owner.teamId,
         owner === null ? null : owner.projectId,
         owner === null ? null : owner.environment,
+        owner === null ? null : (owner.route ?? null),
       );
       if (held) return null;
     }
@@ -142,11 +144,46 @@ export class SpanLineage {
         this.brokenChain = current.parentSpanId !== '';
         return null;
       }
-      if (parent.owner !== null) return parent.owner;
+      if (parent.owner !== null && parent.owner.teamId !== null) return parent.owner;
       current = parent;
     }
     this.brokenChain = false;
     return null;
+  }
+
+  /**
+   * Each inherited field on its own, from the nearest ancestor of `node` that has it: team, project, environment
+   * and server route (DESIGN.md: every ownership field is resolved on its own). The walk stops early once every
+   * field is found; null when no ancestor has any. After it, `chainBroken` tells whether the walk stopped at a
+   * parent that has not arrived.
+   */
+  ancestorHints(node: SpanNode): OwnershipHints | null {
+    let teamId: string | null = null;
+    let projectId: string | null = null;
+    let environment: string | null = null;
+    let route: string | null = null;
+    let found: OwnershipHints | null = null;
+    let current = node;
+    this.brokenChain = false;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      const parent = current.parent;
+      if (parent === null) {
+        this.brokenChain = current.parentSpanId !== '';
+        break;
+      }
+      const owner = parent.owner;
+      if (owner !== null) {
+        found ??= owner;
+        teamId ??= owner.teamId;
+        projectId ??= owner.projectId;
+        environment ??= owner.environment;
+        route ??= owner.route ?? null;
+        if (teamId !== null && projectId !== null && environment !== null && route !== null) break;
+      }
+      current = parent;
+    }
+    if (found === null) return null;
+    return { teamId, projectId, environment, route, costCenter: null, service: null, userId: null };
   }
 
   get chainBroken(): boolean {
@@ -287,7 +324,7 @@ export class SpanLineage {
 
     // Late ownership: calls below that were written without an ancestor's team may have one now.
     if (adopted !== null && trace.awaitingOwners > 0) {
-      const owner = node.owner ?? this.ancestorOwner(node);
+      const owner = node.owner !== null && node.owner.teamId !== null ? node.owner : this.ancestorOwner(node);
       if (owner !== null) this.resolveBelow(trace, adopted, owner);
     }
   }
@@ -369,7 +406,7 @@ export class SpanLineage {
     while (stack.length > 0 && budget-- > 0) {
       const node = stack.pop()!;
       // A span with its own team owns its subtree: those calls resolved when it arrived.
-      if (node.owner !== null) continue;
+      if (node.owner !== null && node.owner.teamId !== null) continue;
       if (node.awaitingOwner) {
         node.awaitingOwner = false;
         trace.awaitingOwners--;
