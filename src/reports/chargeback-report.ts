@@ -115,5 +115,5 @@ export async function chargebackReport(connection: DuckDBConnection, o: Chargeba
 
 /** a / b as a number (for percentages; never for money). */
 export function ratio(a: bigint, b: bigint): number {
-  return b === 0n ? NaN : Number((a * 1_000_000_000n) / b) / 1_000_000_000;
+  return b === 0n ? NaN : Number(a) / Number(b);
 }
