@@ -67,7 +67,8 @@ metrics AS (
   WHERE entity IS NOT NULL AND calls > 0
   UNION ALL
   SELECT "day", 'all' AS dimension, 'unattributed' AS entity, 'unattributed_share' AS metric,
-    CASE WHEN sum(cost) = 0 THEN 0 ELSE CAST(sum(cost) FILTER (WHERE team_id IS NULL) AS DOUBLE) / CAST(sum(cost) AS DOUBLE) END AS value,
+    CASE WHEN sum(cost) = 0 THEN 0.0
+         ELSE CAST(coalesce(sum(cost) FILTER (WHERE team_id IS NULL), 0) AS DOUBLE) / CAST(sum(cost) AS DOUBLE) END AS value,
     sum(calls) AS calls
   FROM daily GROUP BY "day"
 ),
@@ -77,7 +78,7 @@ framed AS (
   FROM metrics
 ),
 b AS (
-  SELECT *, median(value) OVER w AS baseline, mad(value) OVER w AS mad, count(*) OVER w AS baseline_days
+  SELECT *, median(value) OVER w AS baseline, mad(value) OVER w AS mad, count(value) OVER w AS baseline_days
   FROM framed
   WINDOW w AS (${window})
 ),
