@@ -43,7 +43,7 @@ export const DEFAULT_MIN_CALLS = 20;
 
 export function anomaliesSql(o: AnomalySqlOptions): string {
   const window = `PARTITION BY dimension, entity, metric, weekend ORDER BY dn RANGE BETWEEN ${BASELINE_DAYS} PRECEDING AND 1 PRECEDING`;
-  return `WITH daily AS (
+  return `WITH daily AS MATERIALIZED (
   SELECT ${DAY_SQL} AS "day", team_id, service, model,
     count(*) AS calls,
     sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
@@ -52,7 +52,7 @@ export function anomaliesSql(o: AnomalySqlOptions): string {
   WHERE ${o.where}
   GROUP BY ALL
 ),
-entities AS (
+entities AS MATERIALIZED (
   SELECT "day",
     CASE WHEN grouping(team_id) = 0 THEN 'team_id' WHEN grouping(service) = 0 THEN 'service' ELSE 'model' END AS dimension,
     coalesce(team_id, service, model) AS entity,

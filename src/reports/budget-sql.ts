@@ -48,13 +48,13 @@ tv AS (
     (SELECT min("version") FROM genai_teams)) AS v
 ),
 teams AS (SELECT t.* FROM genai_teams t JOIN tv ON t."version" = tv.v),
-daily AS (
+daily AS MATERIALIZED (
   SELECT ${DAY_SQL} AS "day", team_id, cost_center, CAST(sum(request_cost_usd) AS DECIMAL(38,12)) AS cost
   FROM genai_calls
   WHERE "timestamp" >= ${o.scanFrom} AND "timestamp" < ${asOf}
   GROUP BY ALL
 ),
-series AS (
+series AS MATERIALIZED (
   SELECT 'team' AS scope, team_id AS "key", "day", sum(cost) AS cost FROM daily WHERE team_id IS NOT NULL GROUP BY ALL
   UNION ALL
   SELECT 'cost_center' AS scope, cost_center AS "key", "day", sum(cost) AS cost FROM daily WHERE cost_center IS NOT NULL GROUP BY ALL

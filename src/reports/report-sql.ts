@@ -8,10 +8,16 @@
  * so no binary float ever carries an amount that is added up.
  */
 
-/** The calendar day of a call, in UTC whatever the session's TimeZone. */
-export const DAY_SQL = `CAST("timestamp" AT TIME ZONE 'UTC' AS DATE)`;
+/**
+ * The calendar day of a call, in UTC whatever the session's TimeZone. Computed from the epoch (a TIMESTAMPTZ is UTC
+ * microseconds): `"timestamp" AT TIME ZONE 'UTC'` gives the same day but goes through ICU, measured 13× slower
+ * (2.1 s against 0.16 s on 10M rows). Ledger times are never before 1970, so the division never rounds the wrong way.
+ */
+export const DAY_SQL = `CAST(DATE '1970-01-01' + CAST(epoch_us("timestamp") // 86400000000 AS INTEGER) AS DATE)`;
 /** The first day of the call's calendar month, in UTC. */
-export const MONTH_SQL = `CAST(date_trunc('month', "timestamp" AT TIME ZONE 'UTC') AS DATE)`;
+export const MONTH_SQL = `CAST(date_trunc('month', ${DAY_SQL}) AS DATE)`;
+/** 00:00 UTC of a DATE expression, as TIMESTAMPTZ (without ICU). */
+export const dayStartSql = (date: string): string => `make_timestamptz(CAST((${date}) - DATE '1970-01-01' AS BIGINT) * 86400000000)`;
 
 /** DECIMAL USD → HUGEINT pico-USD (exact). */
 export const picoSql = (usd: string): string => `CAST(CAST(${usd} AS DECIMAL(38,12)) * 1000000000000 AS HUGEINT)`;
@@ -87,7 +93,7 @@ FROM (
   GROUP BY ALL
 ) u
 ASOF LEFT JOIN (SELECT team_id, allocation, valid_from FROM genai_teams) v
-  ON u.team_id = v.team_id AND (CAST(u."day" AS TIMESTAMP) + INTERVAL 1 DAY) AT TIME ZONE 'UTC' > v.valid_from
+  ON u.team_id = v.team_id AND ${dayStartSql('u."day" + 1')} > v.valid_from
 LEFT JOIN (SELECT team_id, arg_min(allocation, "version") AS allocation FROM genai_teams GROUP BY team_id) f
   ON u.team_id = f.team_id`;
 }
@@ -112,46 +118,53 @@ export interface ChargebackSqlOptions {
 export function chargebackSql(o: ChargebackSqlOptions): string {
   const dims = o.dims.map((d) => `"${d}"`);
   const dimList = dims.length === 0 ? '' : `, ${dims.join(', ')}`;
-  const part = o.allocationPer === 'month' ? 'PARTITION BY "month"' : '';
-  const partKey = o.allocationPer === 'month' ? '"month"' : 'TRUE';
+  const perMonth = o.allocationPer === 'month';
+  const part = perMonth ? '"month"' : '';
+  const groupPart = perMonth ? 'GROUP BY "month"' : '';
+  const joinPart = (a: string, b: string) => (perMonth ? `${a}."month" = ${b}."month"` : 'TRUE');
+  // CTEs read more than once are MATERIALIZED: DuckDB would otherwise compute them once per reference (measured:
+  // 1.5 s → 0.5 s for 70k lines from 850k calls).
   return `WITH usage AS (${usageDailySql(o.where)}),
-lines AS (
+lines AS MATERIALIZED (
   SELECT bucket${dimList},
     sum(calls) AS calls,
     sum(input_tokens) AS input_tokens, sum(cached_input_tokens) AS cached_input_tokens,
     sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
     CAST(sum(cost_usd) AS DECIMAL(38,12)) AS cost_usd,
+    ${picoSql('coalesce(sum(cost_usd), 0)')} AS cost_pico,
     sum(unpriced_calls) AS unpriced_calls,
     CAST(coalesce(sum(cost_usd) FILTER (WHERE bucket <> 'unattributed' AND cost_center IS NOT NULL), 0) AS DECIMAL(38,12)) AS attributed_usd
   FROM usage
   GROUP BY bucket${dimList}
 ),
-pico AS (
-  SELECT *, ${picoSql('coalesce(cost_usd, 0)')} AS cost_pico,
-    sum(CASE WHEN bucket = 'shared' THEN ${picoSql('coalesce(cost_usd, 0)')} ELSE 0 END) OVER (${part}) AS shared_pico,
-    sum(CASE WHEN bucket = 'team' THEN ${picoSql('coalesce(cost_usd, 0)')} ELSE 0 END) OVER (${part}) AS team_pico
-  FROM lines
+totals AS (
+  SELECT ${perMonth ? '"month", ' : ''}coalesce(sum(cost_pico) FILTER (WHERE bucket = 'shared'), 0) AS shared_pico,
+    coalesce(sum(cost_pico) FILTER (WHERE bucket = 'team'), 0) AS team_pico
+  FROM lines ${groupPart}
 ),
-shares AS (
-  SELECT *,
-    CASE WHEN bucket = 'team' AND team_pico > 0 THEN (shared_pico * cost_pico) // team_pico ELSE 0 END AS base_share,
-    CASE WHEN bucket = 'team' AND team_pico > 0 THEN (shared_pico * cost_pico) % team_pico ELSE -1 END AS remainder
-  FROM pico
+shares AS MATERIALIZED (
+  SELECT l.*, t.shared_pico, t.team_pico,
+    CASE WHEN l.bucket = 'team' AND t.team_pico > 0 THEN (t.shared_pico * l.cost_pico) // t.team_pico END AS base_share,
+    CASE WHEN l.bucket = 'team' AND t.team_pico > 0 THEN (t.shared_pico * l.cost_pico) % t.team_pico END AS remainder
+  FROM lines l JOIN totals t ON ${joinPart('l', 't')}
+),
+leftovers AS (
+  SELECT ${perMonth ? '"month", ' : ''}max(shared_pico) - sum(base_share) AS leftover FROM shares WHERE base_share IS NOT NULL ${groupPart}
 ),
 ranked AS (
-  SELECT *,
-    row_number() OVER (PARTITION BY ${partKey} ORDER BY remainder DESC, bucket${dimList}) AS remainder_rank,
-    CASE WHEN max(team_pico) OVER (${part}) > 0 THEN shared_pico - sum(base_share) OVER (${part}) ELSE 0 END AS leftover
-  FROM shares
+  SELECT s.*, lo.leftover,
+    CASE WHEN s.base_share IS NOT NULL THEN row_number() OVER (PARTITION BY s.base_share IS NULL${part === '' ? '' : `, s.${part}`}
+      ORDER BY s.remainder DESC, s.bucket${dims.map((d) => `, s.${d}`).join('')}) END AS remainder_rank
+  FROM shares s LEFT JOIN leftovers lo ON ${joinPart('s', 'lo')}
 )
 SELECT bucket${dimList}, calls, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
   cost_usd, unpriced_calls,
   CASE WHEN cost_pico = 0 THEN NULL ELSE CAST(attributed_usd AS DOUBLE) / CAST(cost_usd AS DOUBLE) END AS coverage,
-  CASE WHEN bucket = 'team' THEN ${usdSql(`base_share + CASE WHEN remainder_rank <= leftover THEN 1 ELSE 0 END`)} END AS shared_allocation_usd,
+  CASE WHEN bucket = 'team' THEN ${usdSql(`coalesce(base_share, 0) + CASE WHEN remainder_rank <= leftover THEN 1 ELSE 0 END`)} END AS shared_allocation_usd,
   attributed_usd
 FROM ranked
-ORDER BY ${o.allocationPer === 'month' ? '"month", ' : ''}${BUCKET_ORDER_SQL}, cost_usd DESC NULLS LAST${dimList}`;
+ORDER BY ${perMonth ? '"month", ' : ''}${BUCKET_ORDER_SQL}, cost_usd DESC NULLS LAST${dimList}`;
 }
 
 /** One comparison: the current period against the previous one, named by `period` (a month's first day in the view). */
@@ -172,7 +185,7 @@ export function varianceSql(pair: PeriodPair, dims: readonly string[]): string {
   const d = dims.map((x) => `"${x}"`);
   const dimList = d.length === 0 ? '' : `, ${d.join(', ')}`;
   return `WITH periods AS (${pair.periodsSql}),
-usage AS (${usageDailySql(pair.where)}),
+usage AS MATERIALIZED (${usageDailySql(pair.where)}),
 sides AS (
   SELECT p.period, 'current' AS side, u.* FROM periods p JOIN usage u ON u."day" >= p.cur_start AND u."day" < p.cur_end
   UNION ALL
@@ -245,8 +258,10 @@ export const EXCEPTION_OWNER_SQL = `CASE attribution_status
 export function exceptionsSql(where = 'TRUE', shape: LedgerShape = FULL_SHAPE): string {
   const route = shape.contextColumns ? 'route' : 'CAST(NULL AS VARCHAR)';
   const alias = shape.contextColumns ? 'api_key_alias' : 'CAST(NULL AS VARCHAR)';
-  return `WITH scope AS (
-  SELECT * FROM genai_calls WHERE ${where}
+  return `WITH scope AS MATERIALIZED (
+  SELECT provider, model, attribution_status, team_id, cost_center, service, ${route} AS route, ${alias} AS api_key_alias,
+    environment, "timestamp", request_cost_usd, exceptions
+  FROM genai_calls WHERE ${where}
 ),
 model_avg AS (
   SELECT provider, model, ${divRoundSql(picoSql('sum(request_cost_usd)'), 'count(request_cost_usd)')} AS avg_pico
@@ -257,7 +272,7 @@ all_avg AS (
 ),
 q AS (
   SELECT ${EXCEPTION_OWNER_SQL} AS "owner", attribution_status AS reason, team_id, cost_center, service,
-    ${route} AS route, ${alias} AS api_key_alias, provider, model, environment, "timestamp", request_cost_usd, exceptions
+    route, api_key_alias, provider, model, environment, "timestamp", request_cost_usd, exceptions
   FROM scope
   WHERE attribution_status <> 'attributed'
 ),
