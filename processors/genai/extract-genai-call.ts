@@ -410,10 +410,10 @@ export function serverRoute(span: Span): string | null {
 }
 
 /**
- * What a span that is not a GenAI call hands down to the calls below it: the ownership fields it carries (the
- * app's request span, an AI SDK wrapper span, a span with OpenTelemetry baggage copied onto it by
- * `BaggageSpanProcessor`), read with the same keys as a GenAI span's own ownership, each field on its own; and,
- * for a SERVER span, its `http.route`. Null, without allocating, when it carries none of them.
+ * The ownership a span that is not a GenAI call hands down to the calls below it (the app's request span, an AI SDK
+ * wrapper span, a span with OpenTelemetry baggage copied onto it by `BaggageSpanProcessor`): the team, project and
+ * environment it carries, each on its own, read with the same keys as a GenAI span's own ownership. Null, without
+ * allocating, when it carries none of them. (A SERVER span's route is read by {@link serverRoute}.)
  */
 export function extractSpanOwnership(span: Span): OwnershipHints | null {
   const { attributes } = span;
@@ -424,12 +424,7 @@ export function extractSpanOwnership(span: Span): OwnershipHints | null {
       break;
     }
   }
-  const route = serverRoute(span);
-  const owner = candidate ? withSpanValues(attributes, readInheritedOwnership, null) : null;
-  if (route === null) return owner;
-  return owner === null
-    ? { teamId: null, projectId: null, costCenter: null, environment: null, service: null, userId: null, route }
-    : { ...owner, route };
+  return candidate ? withSpanValues(attributes, readInheritedOwnership, null) : null;
 }
 
 /** Ownership hints when the span names a team, a project or an environment, else null. */

@@ -125,9 +125,10 @@ export class LedgerProcessor {
             const call = extractGenAiCall(span, scopeSpans.scope);
             if (call === null) {
               const owner = extractSpanOwnership(span);
-              // A root without ownership can matter to no descendant: not worth remembering.
-              if ((owner === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
-              lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null);
+              const route = serverRoute(span);
+              // A root without ownership or route can matter to no descendant: not worth remembering.
+              if ((owner === null && route === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
+              lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null, route);
               continue;
             }
             const invalid = invalidIdReason(span);
@@ -137,10 +138,18 @@ export class LedgerProcessor {
             }
             resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
             // What the call hands down to calls below it: its own ownership fields (each on its own), its route.
-            const route = serverRoute(span);
             const hasOwn = call.ownership.teamId !== null || call.ownership.projectId !== null || call.ownership.environment !== null;
-            const own = route !== null ? { ...call.ownership, route } : hasOwn ? call.ownership : null;
-            const node = lineage.observe(span.traceId, span.spanId, span.parentSpanId, own, call, startMsOf(span, now), resourceOwnership);
+            const own = hasOwn ? call.ownership : null;
+            const node = lineage.observe(
+              span.traceId,
+              span.spanId,
+              span.parentSpanId,
+              own,
+              call,
+              startMsOf(span, now),
+              resourceOwnership,
+              serverRoute(span),
+            );
             this.pendingSpans.push(span);
             this.pendingCalls.push(call);
             this.pendingNodes.push(node);

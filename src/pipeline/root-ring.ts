@@ -42,11 +42,15 @@ export class RootRing {
   private readonly flags: Uint8Array;
   private readonly richness: Uint8Array;
   private readonly responseKeys: Int32Array;
-  /** Interned string numbers (-1: null) of the span's own team, project, environment and server route. */
+  /** Interned string numbers (-1: null) of the span's own team, project and environment. */
   private readonly teams: Int32Array;
   private readonly projects: Int32Array;
   private readonly environments: Int32Array;
-  private readonly routes: Int32Array;
+  /**
+   * Server routes, by reference: interning them (hashing a fresh string per span) cost most of what pushing a
+   * server span costs, and every HTTP request's root span carries one.
+   */
+  private readonly routes: (string | null)[];
   private readonly strings: string[] = [];
   private readonly stringNumbers = new Map<string, number>();
   /** Bumped when the string table is reset. */
@@ -66,7 +70,7 @@ export class RootRing {
     this.teams = new Int32Array(capacity);
     this.projects = new Int32Array(capacity);
     this.environments = new Int32Array(capacity);
-    this.routes = new Int32Array(capacity);
+    this.routes = new Array<string | null>(capacity).fill(null);
   }
 
   /** Slots not drained yet (overwritten ones excluded). */
@@ -119,18 +123,16 @@ export class RootRing {
     let team = this.number(teamId);
     let project = this.number(projectId);
     let env = this.number(environment);
-    let path = this.number(route);
     if (this.generation !== generation) {
-      // The string table was reset midway: number all four again (a fresh table cannot fill up again).
+      // The string table was reset midway: number all three again (a fresh table cannot fill up again).
       team = this.number(teamId);
       project = this.number(projectId);
       env = this.number(environment);
-      path = this.number(route);
     }
     this.teams[slot] = team;
     this.projects[slot] = project;
     this.environments[slot] = env;
-    this.routes[slot] = path;
+    this.routes[slot] = route;
     this.written++;
     return true;
   }
@@ -159,8 +161,9 @@ export class RootRing {
         teamId: this.text(this.teams[slot]!),
         projectId: this.text(this.projects[slot]!),
         environment: this.text(this.environments[slot]!),
-        route: this.text(this.routes[slot]!),
+        route: this.routes[slot] ?? null,
       });
+      this.routes[slot] = null;
     }
   }
 
@@ -186,7 +189,6 @@ export class RootRing {
     this.teams.fill(-1);
     this.projects.fill(-1);
     this.environments.fill(-1);
-    this.routes.fill(-1);
     this.strings.length = 0;
     this.stringNumbers.clear();
     this.generation++;

@@ -5,6 +5,8 @@ import type { RestoredSpan } from '../../core/exporter.js';
 import { hashText } from './root-ring.js';
 import { SpanNode, TraceIndex, type TraceEntry, type TraceIndexOptions } from './trace-index.js';
 
+const NO_OWNER: OwnershipHints = { teamId: null, projectId: null, costCenter: null, environment: null, service: null, userId: null };
+
 /** Longest ancestor chain walked (a guard against cycles in hostile parent ids). */
 const MAX_DEPTH = 256;
 
@@ -67,7 +69,7 @@ export class SpanLineage {
 
   /**
    * Indexes one span (every span that could matter to another: a later child needs the chain). `owner`: the
-   * ownership the span carries itself (null when it has no team). For a GenAI call pass `call` and its
+   * ownership the span carries itself (null when none); `route`: its `http.route` when it is a SERVER span. For a GenAI call pass `call` and its
    * resource ownership. Returns the span's node, or null for a root span held in the ring (billed, nothing
    * known about it yet); `resent` tells whether the span was already indexed.
    */
@@ -79,6 +81,7 @@ export class SpanLineage {
     call: GenAiCall | null,
     startMs: number,
     resource: ResourceOwnership | null,
+    route: string | null = null,
   ): SpanNode | null {
     const index = this.index;
     const parent = parentSpanId === spanId ? '' : parentSpanId;
@@ -104,7 +107,7 @@ export class SpanLineage {
         owner === null ? null : owner.teamId,
         owner === null ? null : owner.projectId,
         owner === null ? null : owner.environment,
-        owner === null ? null : (owner.route ?? null),
+        route,
       );
       if (held) return null;
     }
@@ -115,7 +118,9 @@ export class SpanLineage {
       this.resent = true;
       return existing;
     }
-    const node = new SpanNode(traceId, this.now, spanId, parent, owner);
+    // The route is handed down like ownership (held apart above so the ring path allocates nothing for it).
+    const inherited = route === null ? owner : { ...(owner ?? NO_OWNER), route };
+    const node = new SpanNode(traceId, this.now, spanId, parent, inherited);
     if (call !== null) {
       node.isCall = true;
       node.hasUsage = call.inputTokens !== null || call.outputTokens !== null;
