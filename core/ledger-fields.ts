@@ -75,6 +75,8 @@ export const LEDGER_FIELD_RULES: { readonly [K in keyof LedgerRow]-?: FieldRule 
   tokenSource: rule('text'),
   userId: rule('text'),
   responseId: rule('text'),
+  route: rule('text'),
+  apiKeyAlias: rule('text'),
 };
 
 /** The fields of a kind, in declaration order. */

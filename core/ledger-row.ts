@@ -118,6 +118,13 @@ export interface LedgerRow {
   userId: string | null;
   /** The provider's response id (`gen_ai.response.id`, …): how one call traced twice is recognised. */
   responseId: string | null;
+  /**
+   * `http.route` of the nearest SERVER-kind ancestor span (exception context: which endpoint made the call);
+   * omitted or null when none is known.
+   */
+  route: string | null;
+  /** The API key alias the instrumentation names (LiteLLM `metadata.user_api_key_alias`, else its key hash). */
+  apiKeyAlias: string | null;
 }
 
 /** Picks `attribution_status` from the collected reasons. */

@@ -24,7 +24,8 @@ test('opening a ledger without the later columns adds them; old rows read NULL, 
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
     await connection.run(
-      'ALTER TABLE genai_calls DROP COLUMN attribution_updated_at; ALTER TABLE genai_calls DROP COLUMN response_id; ' +
+      'ALTER TABLE genai_calls DROP COLUMN api_key_alias; ALTER TABLE genai_calls DROP COLUMN route; ' +
+        'ALTER TABLE genai_calls DROP COLUMN attribution_updated_at; ALTER TABLE genai_calls DROP COLUMN response_id; ' +
         'ALTER TABLE genai_calls DROP COLUMN user_id; ' +
         'ALTER TABLE genai_calls DROP COLUMN token_source; ALTER TABLE genai_calls DROP COLUMN token_convention; ' +
         'DROP VIEW genai_all_spans; DROP TABLE genai_duplicate_spans',

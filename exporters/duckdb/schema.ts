@@ -6,6 +6,8 @@
  * them, so they are never renamed or retyped. New columns are only ever appended after them.
  */
 
+import { REPORT_VIEWS } from '../../src/reports/ledger-views.js';
+
 /** Bumped (with a migration) whenever the DDL below changes in a way an existing file must follow. */
 export const SCHEMA_VERSION = 1;
 
@@ -79,6 +81,10 @@ export const EXTRA_COLUMNS: readonly LedgerColumn[] = [
   // Counted once and ownership across the trace (docs/schema.md); added to existing ledgers by ADD_MISSING_COLUMNS.
   { name: 'response_id', sqlType: 'VARCHAR' },
   { name: 'attribution_updated_at', sqlType: 'TIMESTAMPTZ' },
+  // Exception context (docs/reports.md): `http.route` of the nearest SERVER-kind ancestor span, and the API key
+  // alias (LiteLLM `metadata.user_api_key_alias`, else its key hash); added to existing ledgers by ADD_MISSING_COLUMNS.
+  { name: 'route', sqlType: 'VARCHAR' },
+  { name: 'api_key_alias', sqlType: 'VARCHAR' },
 ];
 
 export const LEDGER_COLUMNS: readonly LedgerColumn[] = [...CONTRACT_COLUMNS, ...EXTRA_COLUMNS];
@@ -167,7 +173,84 @@ export const ADD_MISSING_DUPLICATE_COLUMNS: readonly string[] = LEDGER_COLUMNS.f
   (c) => `ALTER TABLE genai_duplicate_spans ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.sqlType}`,
 );
 
-export const LEDGER_VIEWS: readonly string[] = [CREATE_GENAI_EXCEPTIONS_VIEW, CREATE_CHARGEBACK_MONTHLY_VIEW];
+/**
+ * Reference data and alerts (docs/reports.md). `genai_teams` / `genai_services`: every version of the mapping
+ * tables, written by `recordMappingTables` (src/reports/record-mapping-tables.ts) each time the server loads
+ * them; a new version (all rows of the file, one `version` number) only when the content changed. A row is in
+ * force from `valid_from` until `valid_to` (NULL: the current version).
+ */
+export const CREATE_GENAI_TEAMS = `CREATE TABLE IF NOT EXISTS genai_teams (
+  team_id VARCHAR NOT NULL,
+  cost_center VARCHAR NOT NULL,
+  "owner" VARCHAR,
+  monthly_budget_usd DECIMAL(38,12),
+  allocation VARCHAR NOT NULL,
+  extra MAP(VARCHAR, VARCHAR),
+  "version" INTEGER NOT NULL,
+  valid_from TIMESTAMPTZ NOT NULL,
+  valid_to TIMESTAMPTZ,
+  source_file VARCHAR,
+  source_sha256 VARCHAR,
+  content_sha256 VARCHAR NOT NULL,
+  PRIMARY KEY (team_id, "version")
+)`;
+
+export const CREATE_GENAI_SERVICES = `CREATE TABLE IF NOT EXISTS genai_services (
+  service VARCHAR NOT NULL,
+  team_id VARCHAR NOT NULL,
+  project_id VARCHAR,
+  "version" INTEGER NOT NULL,
+  valid_from TIMESTAMPTZ NOT NULL,
+  valid_to TIMESTAMPTZ,
+  source_file VARCHAR,
+  source_sha256 VARCHAR,
+  content_sha256 VARCHAR NOT NULL,
+  PRIMARY KEY (service, "version")
+)`;
+
+/**
+ * Alerts sent while serving (src/alerts/): one row per alert, keyed by what it is about (`alert_id`, e.g.
+ * `budget_threshold/team/search/2026-05/90`), so an alert is created once whatever restarts happen; one row
+ * per alert and webhook in `genai_alert_deliveries` with the delivery state.
+ */
+export const CREATE_GENAI_ALERTS = `CREATE TABLE IF NOT EXISTS genai_alerts (
+  alert_id VARCHAR PRIMARY KEY,
+  kind VARCHAR NOT NULL,
+  team_id VARCHAR,
+  cost_center VARCHAR,
+  "month" DATE,
+  threshold_percent INTEGER,
+  created_at TIMESTAMPTZ NOT NULL,
+  payload VARCHAR NOT NULL,
+  delivery_status VARCHAR NOT NULL
+)`;
+
+export const CREATE_GENAI_ALERT_DELIVERIES = `CREATE TABLE IF NOT EXISTS genai_alert_deliveries (
+  alert_id VARCHAR NOT NULL,
+  webhook VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at TIMESTAMPTZ,
+  last_attempt_at TIMESTAMPTZ,
+  delivered_at TIMESTAMPTZ,
+  last_error VARCHAR,
+  PRIMARY KEY (alert_id, webhook)
+)`;
+
+/** The reference-data and alert tables, created when missing (every open: an older ledger gets them too). */
+export const FINOPS_TABLES: readonly string[] = [CREATE_GENAI_TEAMS, CREATE_GENAI_SERVICES, CREATE_GENAI_ALERTS, CREATE_GENAI_ALERT_DELIVERIES];
+
+/**
+ * Run on every open after ADD_MISSING_COLUMNS (and in a new ledger): the views are re-created so a newer
+ * version's definitions apply. The FinOps tables ride along (CREATE TABLE IF NOT EXISTS) because the report
+ * views read them; the report views themselves are defined in src/reports/ledger-views.ts.
+ */
+export const LEDGER_VIEWS: readonly string[] = [
+  CREATE_GENAI_EXCEPTIONS_VIEW,
+  CREATE_CHARGEBACK_MONTHLY_VIEW,
+  ...FINOPS_TABLES,
+  ...REPORT_VIEWS,
+];
 
 
 /** Every statement that turns an empty database into a ledger (run in one transaction). */

@@ -94,6 +94,8 @@ export const STAGED_COLUMNS: readonly StagedColumn[] = [
   { name: 'response_id', kind: 'varchar', get: (r) => r.responseId },
   // Set by the UPDATE that attributes a committed row late; a new row has none.
   { name: 'attribution_updated_at', kind: 'timestamptz', get: () => null },
+  { name: 'route', kind: 'varchar', get: (r) => r.route, shared: true },
+  { name: 'api_key_alias', kind: 'varchar', get: (r) => r.apiKeyAlias, shared: true },
 ];
 
 /** Every `genai_calls` column the exporter fills (all but those with a SQL default), in table order. */

@@ -84,6 +84,15 @@ export interface ForwarderStats {
   droppedSpans: number;
 }
 
+/** Cumulative counts of one alert webhook (the alerts service's own counters). */
+export interface WebhookDeliveryStats {
+  webhook: string;
+  healthy: boolean;
+  delivered: number;
+  failedAttempts: number;
+  givenUp: number;
+}
+
 /** Callbacks read at scrape time; any may be set later with `setSources`. */
 export interface LedgerMetricsSources {
   ledgerGauges: () => Promise<LedgerGauges>;
@@ -146,6 +155,7 @@ export class LedgerMetrics {
   private readonly gaugeFailures: Counter;
   private readonly configInfo = new Map<string, string>();
   private readonly forwarders = new Map<string, () => ForwarderStats>();
+  private webhookStats: () => readonly WebhookDeliveryStats[] = () => [];
   private lastOverloadedAt = Number.NEGATIVE_INFINITY;
 
   private gaugeRead: Promise<GaugeSnapshot | null> | null = null;
@@ -327,6 +337,30 @@ export class LedgerMetrics {
         }
       },
     });
+    const webhookHealthy: Gauge<'webhook'> = new Gauge({
+      name: 'genai_ledger_alert_webhook_healthy',
+      help: 'Alert webhook health: 0 after a failed delivery attempt, 1 again after a success.',
+      labelNames: ['webhook'],
+      registers,
+      collect: () => {
+        webhookHealthy.reset();
+        for (const w of this.webhookStats()) webhookHealthy.set({ webhook: w.webhook }, w.healthy ? 1 : 0);
+      },
+    });
+    const webhookDeliveries: Counter<'webhook' | 'outcome'> = new Counter({
+      name: 'genai_ledger_alert_deliveries_total',
+      help: 'Alert webhook delivery attempts by outcome: delivered, failed (an attempt failed; retried), given_up.',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+      collect: () => {
+        webhookDeliveries.reset();
+        for (const w of this.webhookStats()) {
+          webhookDeliveries.inc({ webhook: w.webhook, outcome: 'delivered' }, w.delivered);
+          webhookDeliveries.inc({ webhook: w.webhook, outcome: 'failed' }, w.failedAttempts);
+          webhookDeliveries.inc({ webhook: w.webhook, outcome: 'given_up' }, w.givenUp);
+        }
+      },
+    });
     const configInfo: Gauge<'kind' | 'version'> = new Gauge({
       name: 'genai_ledger_config_info',
       help: 'Always 1: the version of each loaded configuration input (price data version, mapping and override file hashes).',
@@ -438,6 +472,11 @@ export class LedgerMetrics {
     return () => {
       if (this.forwarders.get(destination) === stats) this.forwarders.delete(destination);
     };
+  }
+
+  /** Where the alert webhooks' delivery counts are read at scrape time. */
+  setWebhookStats(stats: () => readonly WebhookDeliveryStats[]): void {
+    this.webhookStats = stats;
   }
 
   /**

@@ -32,6 +32,7 @@ test('teams: parses required, optional and extra columns, trimming values', () =
     costCenter: 'CC-1001',
     owner: 'Raman, Priya',
     monthlyBudgetUsd: '12000',
+    allocation: 'direct',
     extra: { 'Slack Channel': '#search' },
     line: 2,
   });
@@ -40,6 +41,7 @@ test('teams: parses required, optional and extra columns, trimming values', () =
     costCenter: 'CC-1004',
     owner: null,
     monthlyBudgetUsd: null,
+    allocation: 'direct',
     extra: { 'Slack Channel': '' },
     line: 3,
   });
@@ -155,7 +157,7 @@ test('loadMappingTables: the shipped examples load and cross-check', async () =>
 });
 
 test('loadMappingTables: no files → no tables', async () => {
-  assert.deepEqual(await loadMappingTables({}), { teams: null, services: null });
+  assert.deepEqual(await loadMappingTables({}), { teams: null, services: null, sources: { teams: null, services: null } });
 });
 
 test('loadMappingTables: problems in both files are reported together; unreadable file named', async () => {
@@ -184,4 +186,27 @@ test('loadMappingTables: problems in both files are reported together; unreadabl
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('teams: the optional allocation column is direct (default) or shared; anything else is refused', () => {
+  const teams = parseTeamsCsv('team_id,cost_center,Allocation\nsearch,CC-1,\nincident-response,CC-9,Shared\nsre,CC-9,direct\n', 'teams.csv');
+  assert.deepEqual(
+    [...teams.values()].map((t) => [t.teamId, t.allocation]),
+    [
+      ['search', 'direct'],
+      ['incident-response', 'shared'],
+      ['sre', 'direct'],
+    ],
+  );
+  assert.deepEqual(errorLines(() => parseTeamsCsv('team_id,cost_center,allocation\nsearch,CC-1,split\n', 'teams.csv')), [
+    'teams.csv:2: column "allocation": "split" is not one of direct, shared (empty means direct)',
+  ]);
+});
+
+test('loadMappingTables: records each file and the SHA-256 of its bytes', async () => {
+  const teamsFile = path.join(EXAMPLES, 'teams.csv');
+  const tables = await loadMappingTables({ teamsFile });
+  assert.equal(tables.sources?.teams?.file, teamsFile);
+  assert.match(tables.sources?.teams?.sha256 ?? '', /^[0-9a-f]{64}$/);
+  assert.equal(tables.sources?.services, null);
 });

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseCsv } from './csv.js';
 
 /**
  * The FinOps-owned lookup tables, loaded from CSV (their spreadsheet format):
  *
- * teams CSV — `team_id,cost_center` required, `owner`, `monthly_budget_usd` optional, any other column kept
- * as an extra string:
+ * teams CSV — `team_id,cost_center` required, `owner`, `monthly_budget_usd`, `allocation` optional, any other
+ * column kept as an extra string (`allocation` is `direct`, the default, or `shared`: approved shared usage such as
+ * platform work, incident response or security review, reported apart from team usage — docs/reports.md):
  * ```
  * team_id,cost_center,owner,monthly_budget_usd
  * search,CC-1001,alice@example.com,2500
@@ -25,11 +27,20 @@ export interface TeamRecord {
   owner: string | null;
   /** Exact decimal string as written (`"2500"`, `"2500.50"`): money is never a binary float. */
   monthlyBudgetUsd: string | null;
+  /**
+   * `direct` (the default): the team's own usage, charged back to it. `shared`: approved shared usage (platform
+   * work, incident response, security review), reported as its own bucket, never as a team's usage.
+   * Always set by the parser; absent (records built by hand) means `direct`.
+   */
+  allocation?: TeamAllocation;
   /** Other columns, by header name as written (trimmed). */
   extra: Readonly<Record<string, string>>;
   /** Line in the teams file, for error messages. */
   line: number;
 }
+
+export const TEAM_ALLOCATIONS = ['direct', 'shared'] as const;
+export type TeamAllocation = (typeof TEAM_ALLOCATIONS)[number];
 
 export interface ServiceRecord {
   service: string;
@@ -44,6 +55,14 @@ export interface MappingTables {
   teams: ReadonlyMap<string, TeamRecord> | null;
   /** service.name → service; null when no services file is configured. */
   services: ReadonlyMap<string, ServiceRecord> | null;
+  /** Where each table was read from (set by {@link loadMappingTables}; recorded in the ledger's versioned tables). */
+  sources?: { teams: MappingSource | null; services: MappingSource | null };
+}
+
+/** The file a mapping table was loaded from, and the SHA-256 (hex) of its bytes. */
+export interface MappingSource {
+  file: string;
+  sha256: string;
 }
 
 export interface MappingIssue {
@@ -191,7 +210,7 @@ interface TeamsResult {
 function readTeams(text: string, file: string): TeamsResult {
   const { rows, issues, headerOk } = readTable(text, file, {
     required: ['team_id', 'cost_center'],
-    optional: ['owner', 'monthly_budget_usd'],
+    optional: ['owner', 'monthly_budget_usd', 'allocation'],
   });
   const teams = new Map<string, TeamRecord>();
   const teamIds = new Set<string>();
@@ -200,6 +219,7 @@ function readTeams(text: string, file: string): TeamsResult {
     const costCenter = values.get('cost_center') ?? '';
     const owner = values.get('owner') ?? '';
     const budget = values.get('monthly_budget_usd') ?? '';
+    const allocation = (values.get('allocation') ?? '').toLowerCase();
     let ok = true;
     const problem = (column: string, message: string): void => {
       issues.push({ file, line, column, message });
@@ -216,12 +236,16 @@ function readTeams(text: string, file: string): TeamsResult {
     if (budget !== '' && !DECIMAL.test(budget)) {
       problem('monthly_budget_usd', `"${budget}" is not a non-negative decimal number (write e.g. 2500 or 2500.00)`);
     }
+    if (allocation !== '' && !(TEAM_ALLOCATIONS as readonly string[]).includes(allocation)) {
+      problem('allocation', `"${values.get('allocation') ?? ''}" is not one of ${TEAM_ALLOCATIONS.join(', ')} (empty means direct)`);
+    }
     if (ok) {
       teams.set(teamId, {
         teamId,
         costCenter,
         owner: owner === '' ? null : owner,
         monthlyBudgetUsd: budget === '' ? null : budget,
+        allocation: allocation === 'shared' ? 'shared' : 'direct',
         extra,
         line,
       });
@@ -285,9 +309,10 @@ export function parseServicesCsv(text: string, fileName: string, knownTeams?: Kn
 
 // ---- loading ----
 
-async function readMappingFile(file: string, issues: MappingIssue[]): Promise<string | null> {
+async function readMappingFile(file: string, issues: MappingIssue[]): Promise<{ text: string; sha256: string } | null> {
   try {
-    return await readFile(file, 'utf8');
+    const bytes = await readFile(file);
+    return { text: bytes.toString('utf8'), sha256: createHash('sha256').update(bytes).digest('hex') };
   } catch (err) {
     issues.push({ file, line: null, column: null, message: `cannot read file: ${(err as Error).message}` });
     return null;
@@ -302,10 +327,12 @@ export async function loadMappingTables(opts: { teamsFile?: string; servicesFile
   const issues: MappingIssue[] = [];
   let teams: Map<string, TeamRecord> | null = null;
   let knownTeams: KnownTeams | null = null;
+  const sources: NonNullable<MappingTables['sources']> = { teams: null, services: null };
   if (opts.teamsFile !== undefined) {
-    const text = await readMappingFile(opts.teamsFile, issues);
-    if (text !== null) {
-      const result = readTeams(text, opts.teamsFile);
+    const read = await readMappingFile(opts.teamsFile, issues);
+    if (read !== null) {
+      sources.teams = { file: opts.teamsFile, sha256: read.sha256 };
+      const result = readTeams(read.text, opts.teamsFile);
       issues.push(...result.issues);
       teams = result.teams;
       // A teams file without its required columns names no teams: checking services against it is noise.
@@ -314,13 +341,14 @@ export async function loadMappingTables(opts: { teamsFile?: string; servicesFile
   }
   let services: Map<string, ServiceRecord> | null = null;
   if (opts.servicesFile !== undefined) {
-    const text = await readMappingFile(opts.servicesFile, issues);
-    if (text !== null) {
-      const result = readServices(text, opts.servicesFile, knownTeams);
+    const read = await readMappingFile(opts.servicesFile, issues);
+    if (read !== null) {
+      sources.services = { file: opts.servicesFile, sha256: read.sha256 };
+      const result = readServices(read.text, opts.servicesFile, knownTeams);
       issues.push(...result.issues);
       services = result.services;
     }
   }
   if (issues.length > 0) throw new MappingFileError(issues);
-  return { teams, services };
+  return { teams, services, sources };
 }

@@ -191,6 +191,14 @@ export const TEXT_FIELDS = {
   teamAlias: keys(present, 'metadata.user_api_key_team_alias', 'metadata#user_api_key_team_alias'),
   /** LiteLLM: the proxy's end-user id (the `user` field of the request). */
   endUserId: keys(present, 'metadata.user_api_key_end_user_id', 'metadata#user_api_key_end_user_id'),
+  /** LiteLLM: the virtual key's alias, else the key's hash (exception context: which key made the call). */
+  apiKeyAlias: keys(
+    present,
+    'metadata.user_api_key_alias',
+    'metadata#user_api_key_alias',
+    'metadata.user_api_key_hash',
+    'metadata#user_api_key_hash',
+  ),
 } satisfies Record<string, TextKey[]>;
 
 export type TextField = keyof typeof TEXT_FIELDS;

@@ -1,4 +1,4 @@
-import type { AnyValue, InstrumentationScope, KeyValue, Span } from '../../core/otlp.js';
+import { SpanKind, type AnyValue, type InstrumentationScope, type KeyValue, type Span } from '../../core/otlp.js';
 import {
   COUNT_FIELDS,
   DETECTION_KEYS,
@@ -27,6 +27,11 @@ export interface OwnershipHints {
   environment: string | null;
   service: string | null;
   userId: string | null;
+  /**
+   * `http.route` of a SERVER-kind span (not ownership: exception context that descendants inherit like it);
+   * omitted or null otherwise.
+   */
+  route?: string | null;
 }
 
 /** Debugging / exception-report context about who and what conversation; never billing identity. */
@@ -37,6 +42,8 @@ export interface CallContext {
   teamAlias: string | null;
   /** LiteLLM `metadata.user_api_key_end_user_id`. */
   endUserId: string | null;
+  /** LiteLLM `metadata.user_api_key_alias`, else `metadata.user_api_key_hash`. */
+  apiKeyAlias: string | null;
 }
 
 export interface GenAiCall extends TokenUsage {
@@ -361,38 +368,53 @@ function readCall(values: SpanValues, scope: ScopeInfo): GenAiCall | null {
       conversationId: values.text('conversationId'),
       teamAlias: values.text('teamAlias'),
       endUserId,
+      apiKeyAlias: values.text('apiKeyAlias'),
     },
   };
 }
 
 // ---- Ownership of any span (ancestors of GenAI calls) ----------------------------------------------
 
-/** Attribute names that can carry a team (before any `#path`): only spans with one are read further. */
-const TEAM_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set(TEXT_SLOTS.teamId.map((ref) => ref.key.split('#')[0]!));
+/**
+ * Attribute names that can carry an ownership field a descendant inherits (team, project, environment; before
+ * any `#path`): only spans with one are read further.
+ */
+const OWNERSHIP_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set(
+  [...TEXT_SLOTS.teamId, ...TEXT_SLOTS.projectId, ...TEXT_SLOTS.environment].map((ref) => ref.key.split('#')[0]!),
+);
 /** 1 at the (7-bit) char code of each such name's first character: most keys are rejected on it. */
-const TEAM_FIRST_CHARS = new Uint8Array(128);
-for (const name of TEAM_ATTRIBUTE_NAMES) TEAM_FIRST_CHARS[name.charCodeAt(0) & 0x7f] = 1;
+const OWNERSHIP_FIRST_CHARS = new Uint8Array(128);
+for (const name of OWNERSHIP_ATTRIBUTE_NAMES) OWNERSHIP_FIRST_CHARS[name.charCodeAt(0) & 0x7f] = 1;
+
+const HTTP_ROUTE = 'http.route';
+
+/** `http.route` of a SERVER-kind span (the endpoint that made the calls below it), or null. */
+export function serverRoute(span: Span): string | null {
+  if (span.kind !== SpanKind.SERVER) return null;
+  for (const { key, value } of span.attributes) if (key === HTTP_ROUTE) return attributeText(value);
+  return null;
+}
 
 /**
- * The ownership a span carries itself, for spans that are not GenAI calls: the app's request span, an AI SDK
- * wrapper span, a span with OpenTelemetry baggage copied onto it (`BaggageSpanProcessor`). Read with the
- * same keys as a GenAI span's own ownership. Null, without allocating, when the span has no team.
+ * The ownership a span that is not a GenAI call hands down to the calls below it (the app's request span, an AI SDK
+ * wrapper span, a span with OpenTelemetry baggage copied onto it by `BaggageSpanProcessor`): the team, project and
+ * environment it carries, each on its own, read with the same keys as a GenAI span's own ownership. Null, without
+ * allocating, when it carries none of them. (A SERVER span's route is read by {@link serverRoute}.)
  */
 export function extractSpanOwnership(span: Span): OwnershipHints | null {
   const { attributes } = span;
   let candidate = false;
   for (const { key } of attributes) {
-    if (TEAM_FIRST_CHARS[key.charCodeAt(0) & 0x7f] === 1 && TEAM_ATTRIBUTE_NAMES.has(key)) {
+    if (OWNERSHIP_FIRST_CHARS[key.charCodeAt(0) & 0x7f] === 1 && OWNERSHIP_ATTRIBUTE_NAMES.has(key)) {
       candidate = true;
       break;
     }
   }
-  if (!candidate) return null;
-  return withSpanValues(attributes, readTeamOwnership, null);
+  return candidate ? withSpanValues(attributes, readInheritedOwnership, null) : null;
 }
 
-/** Ownership hints when the span names a team, else null. */
-function readTeamOwnership(values: SpanValues): OwnershipHints | null {
-  const teamId = values.text('teamId');
-  return teamId === null ? null : readOwnership(values, teamId, null);
+/** Ownership hints when the span names a team, a project or an environment, else null. */
+function readInheritedOwnership(values: SpanValues): OwnershipHints | null {
+  const hints = readOwnership(values, values.text('teamId'), null);
+  return hints.teamId === null && hints.projectId === null && hints.environment === null ? null : hints;
 }

@@ -12,6 +12,7 @@ import { runReprice } from './reprice-command.js';
 import { RECONCILE_USAGE, runReconcile, runReconciliationReport } from '../reconcile/cli.js';
 import { EXPORT_USAGE, runExport } from '../exports/cli.js';
 import { OFFLINE_USAGE, runAudit, runIngest } from '../offline/cli.js';
+import { REPORT_USAGE, runReport } from '../reports/report-command.js';
 
 const USAGE = `genai-ledger — OpenTelemetry GenAI spans in, priced and attributed rows in DuckDB out
 
@@ -27,13 +28,14 @@ Usage:
 ${RECONCILE_USAGE}
 ${EXPORT_USAGE}
 ${OFFLINE_USAGE}
+${REPORT_USAGE}
   genai-ledger help
 
 --db defaults to ./genai-ledger.duckdb (serve and reprice: the config file's exporters.duckdb.path).
 query goes through a running server's SQL port (default 5433) when one serves that ledger; --snapshot
 queries a point-in-time copy instead.
 
-Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md, docs/reconciliation.md, docs/exports.md`;
+Docs: README.md, docs/configuration.md, docs/schema.md, docs/pricing.md, docs/reports.md, docs/reconciliation.md, docs/exports.md`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -58,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return runIngest(rest);
     case 'audit':
       return runAudit(rest);
+    case 'report':
+      return runReport(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -6,6 +6,7 @@ import { DuckDbExporterConfig } from '../../exporters/duckdb/duckdb-exporter.js'
 import { OtlpForwarderConfig } from '../../exporters/otlp/config.js';
 import { PrometheusExporterConfig } from '../../exporters/prometheus/prometheus-config.js';
 import { SqlEndpointConfig } from '../sql-endpoint/sql-endpoint-config.js';
+import { AlertsConfig } from '../alerts/alerts-config.js';
 import { loadYamlFile } from './yaml-file.js';
 import { CostMismatchConfig } from '../../processors/pricing/cost-mismatch.js';
 import { BearerAuthConfig } from '../security/bearer-auth.js';
@@ -84,6 +85,8 @@ export const LedgerConfig = z
       })
       .strict()
       .prefault({}),
+    /** Budget and anomaly alerts while serving, to webhooks, deduplicated in the ledger (docs/reports.md). */
+    alerts: AlertsConfig.prefault({}),
     /** The live SQL endpoint: PostgreSQL wire protocol, read-only, on the ledger (docs/sql.md). */
     sql: SqlEndpointConfig.prefault({}),
     exporters: z
@@ -123,6 +126,7 @@ export async function loadLedgerConfig(file: string | undefined): Promise<Ledger
     }
   }
   config.sql.passwordFile = rel(config.sql.passwordFile);
+  for (const webhook of config.alerts.webhooks) webhook.urlFile = rel(webhook.urlFile);
   if (config.sql.tls !== undefined) {
     config.sql.tls.certFile = rel(config.sql.tls.certFile) ?? config.sql.tls.certFile;
     config.sql.tls.keyFile = rel(config.sql.tls.keyFile) ?? config.sql.tls.keyFile;

@@ -59,9 +59,12 @@ export async function ingestFiles(
   const rowsBefore = await countRows(dbPath);
   config.receivers.otlp.http.enabled = false;
   config.receivers.otlp.grpc.enabled = false;
-  // Offline ingest fills the ledger only: no /metrics listener, and no forwarding of old files to live backends.
+  // Offline ingest fills the ledger only: no /metrics or SQL listener, no forwarding of old files to live
+  // backends, no alerts.
   config.exporters.prometheus.enabled = false;
+  config.sql.enabled = false;
   config.exporters.otlp = {};
+  config.alerts.enabled = false;
   const server = await LedgerServer.create(config);
   try {
     await server.start();

@@ -5,6 +5,7 @@ import { timeFits } from '../../core/ledger-limits.js';
 import {
   extractGenAiCall,
   extractSpanOwnership,
+  serverRoute,
   type GenAiCall,
   type OwnershipHints,
 } from '../../processors/genai/extract-genai-call.js';
@@ -124,9 +125,10 @@ export class LedgerProcessor {
             const call = extractGenAiCall(span, scopeSpans.scope);
             if (call === null) {
               const owner = extractSpanOwnership(span);
-              // A root without ownership can matter to no descendant: not worth remembering.
-              if ((owner === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
-              lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null);
+              const route = serverRoute(span);
+              // A root without ownership or route can matter to no descendant: not worth remembering.
+              if ((owner === null && route === null && span.parentSpanId === '') || invalidIdReason(span) !== null) continue;
+              lineage.observe(span.traceId, span.spanId, span.parentSpanId, owner, null, 0, null, route);
               continue;
             }
             const invalid = invalidIdReason(span);
@@ -135,8 +137,19 @@ export class LedgerProcessor {
               continue;
             }
             resourceOwnership ??= this.attributor.resolveResource(resourceSpans.resource.attributes);
-            const own = call.ownership.teamId === null ? null : call.ownership;
-            const node = lineage.observe(span.traceId, span.spanId, span.parentSpanId, own, call, startMsOf(span, now), resourceOwnership);
+            // What the call hands down to calls below it: its own ownership fields (each on its own), its route.
+            const hasOwn = call.ownership.teamId !== null || call.ownership.projectId !== null || call.ownership.environment !== null;
+            const own = hasOwn ? call.ownership : null;
+            const node = lineage.observe(
+              span.traceId,
+              span.spanId,
+              span.parentSpanId,
+              own,
+              call,
+              startMsOf(span, now),
+              resourceOwnership,
+              serverRoute(span),
+            );
             this.pendingSpans.push(span);
             this.pendingCalls.push(call);
             this.pendingNodes.push(node);
@@ -167,9 +180,11 @@ export class LedgerProcessor {
         const call = this.pendingCalls[i]!;
         let ancestor: OwnershipHints | null = null;
         let awaiting = false;
-        if (node !== null && call.ownership.teamId === null && node.parentSpanId !== '') {
-          ancestor = lineage.ancestorOwner(node);
-          awaiting = ancestor === null && lineage.chainBroken;
+        // Each field on its own (DESIGN.md, Ownership): whatever the call lacks comes from the nearest ancestor
+        // that has it; the route too, unless the call is itself a SERVER span with one.
+        if (node !== null && node.parentSpanId !== '') {
+          ancestor = lineage.ancestorHints(node);
+          awaiting = call.ownership.teamId === null && (ancestor === null || ancestor.teamId === null) && lineage.chainBroken;
         }
         const row = boundRowText(this.buildRow(span, call, this.pendingResources[i]!, this.pendingScopes[i]!, ancestor, now));
         const problem = rowProblem(row);
@@ -251,7 +266,11 @@ export class LedgerProcessor {
     const owner =
       ancestor === null
         ? this.attributor.attribute(resourceOwnership, call.ownership)
-        : this.attributor.attribute(resourceOwnership, mergeAncestorHints(call.ownership, ancestor), 'ancestor');
+        : this.attributor.attribute(
+            resourceOwnership,
+            mergeAncestorHints(call.ownership, ancestor),
+            call.ownership.teamId === null ? 'ancestor' : 'span',
+          );
     const exceptions: ExceptionReason[] = [...owner.exceptions];
     const times = spanTimes(span, now);
 
@@ -338,15 +357,17 @@ export class LedgerProcessor {
       tokenSource: call.tokenSource,
       userId: this.options.userIds?.apply(call.ownership.userId) ?? null,
       responseId: call.responseId,
+      route: serverRoute(span) ?? ancestor?.route ?? null,
+      apiKeyAlias: call.context.apiKeyAlias,
     };
   }
 }
 
-/** A call's own ownership with the team (and, where it has none, project and environment) of an ancestor. */
+/** A call's own ownership, each field it lacks (team, project, environment) taken from the ancestors' hints. */
 function mergeAncestorHints(own: OwnershipHints, ancestor: OwnershipHints): OwnershipHints {
   return {
     ...own,
-    teamId: ancestor.teamId,
+    teamId: own.teamId ?? ancestor.teamId,
     projectId: own.projectId ?? ancestor.projectId,
     environment: own.environment ?? ancestor.environment,
   };

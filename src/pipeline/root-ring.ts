@@ -14,6 +14,8 @@ export interface RootSlot {
   teamId: string | null;
   projectId: string | null;
   environment: string | null;
+  /** `http.route` of a SERVER span (inherited by the calls below it like ownership). */
+  route: string | null;
 }
 
 const F_CALL = 1;
@@ -44,6 +46,11 @@ export class RootRing {
   private readonly teams: Int32Array;
   private readonly projects: Int32Array;
   private readonly environments: Int32Array;
+  /**
+   * Server routes, by reference: interning them (hashing a fresh string per span) cost most of what pushing a
+   * server span costs, and every HTTP request's root span carries one.
+   */
+  private readonly routes: (string | null)[];
   private readonly strings: string[] = [];
   private readonly stringNumbers = new Map<string, number>();
   /** Bumped when the string table is reset. */
@@ -63,6 +70,7 @@ export class RootRing {
     this.teams = new Int32Array(capacity);
     this.projects = new Int32Array(capacity);
     this.environments = new Int32Array(capacity);
+    this.routes = new Array<string | null>(capacity).fill(null);
   }
 
   /** Slots not drained yet (overwritten ones excluded). */
@@ -87,6 +95,7 @@ export class RootRing {
     teamId: string | null,
     projectId: string | null,
     environment: string | null,
+    route: string | null = null,
   ): boolean {
     const hasParent = parentSpanId !== '';
     if (this.capacity === 0 || traceId.length !== 32 || spanId.length !== 16 || (hasParent && parentSpanId.length !== 16)) return false;
@@ -123,6 +132,7 @@ export class RootRing {
     this.teams[slot] = team;
     this.projects[slot] = project;
     this.environments[slot] = env;
+    this.routes[slot] = route;
     this.written++;
     return true;
   }
@@ -151,7 +161,9 @@ export class RootRing {
         teamId: this.text(this.teams[slot]!),
         projectId: this.text(this.projects[slot]!),
         environment: this.text(this.environments[slot]!),
+        route: this.routes[slot] ?? null,
       });
+      this.routes[slot] = null;
     }
   }
 

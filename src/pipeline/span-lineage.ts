@@ -5,6 +5,8 @@ import type { RestoredSpan } from '../../core/exporter.js';
 import { hashText } from './root-ring.js';
 import { SpanNode, TraceIndex, type TraceEntry, type TraceIndexOptions } from './trace-index.js';
 
+const NO_OWNER: OwnershipHints = { teamId: null, projectId: null, costCenter: null, environment: null, service: null, userId: null };
+
 /** Longest ancestor chain walked (a guard against cycles in hostile parent ids). */
 const MAX_DEPTH = 256;
 
@@ -32,8 +34,9 @@ const OWNER_REASONS: ReadonlySet<string> = new Set(['missing_team', 'missing_cos
  * - among the other calls of a trace that report the same provider response id (one call traced twice:
  *   SDK built-in tracing plus an instrumentation library, a gateway and its client), the one with usage and
  *   the most token classes is billed (ties: the lower span id), the others are duplicates;
- * - a call without a team of its own takes the ownership of its nearest ancestor that has one, also when that
- *   ancestor arrives later (within the window).
+ * - each ownership field a call lacks (team, project, environment) comes from its nearest ancestor that has that
+ *   field, and so does the `http.route` of the nearest SERVER span; a call without a team of its own also takes the
+ *   team of an ancestor that arrives later (within the window).
  *
  * Each arrival updates the nodes it touches; a change to a row already handed to the writer is queued as a
  * move or an ownership update, which the writer commits in the same transaction as the request's rows.
@@ -66,7 +69,7 @@ export class SpanLineage {
 
   /**
    * Indexes one span (every span that could matter to another: a later child needs the chain). `owner`: the
-   * ownership the span carries itself (null when it has no team). For a GenAI call pass `call` and its
+   * ownership the span carries itself (null when none); `route`: its `http.route` when it is a SERVER span. For a GenAI call pass `call` and its
    * resource ownership. Returns the span's node, or null for a root span held in the ring (billed, nothing
    * known about it yet); `resent` tells whether the span was already indexed.
    */
@@ -78,6 +81,7 @@ export class SpanLineage {
     call: GenAiCall | null,
     startMs: number,
     resource: ResourceOwnership | null,
+    route: string | null = null,
   ): SpanNode | null {
     const index = this.index;
     const parent = parentSpanId === spanId ? '' : parentSpanId;
@@ -103,6 +107,7 @@ export class SpanLineage {
         owner === null ? null : owner.teamId,
         owner === null ? null : owner.projectId,
         owner === null ? null : owner.environment,
+        route,
       );
       if (held) return null;
     }
@@ -113,7 +118,9 @@ export class SpanLineage {
       this.resent = true;
       return existing;
     }
-    const node = new SpanNode(traceId, this.now, spanId, parent, owner);
+    // The route is handed down like ownership (held apart above so the ring path allocates nothing for it).
+    const inherited = route === null ? owner : { ...(owner ?? NO_OWNER), route };
+    const node = new SpanNode(traceId, this.now, spanId, parent, inherited);
     if (call !== null) {
       node.isCall = true;
       node.hasUsage = call.inputTokens !== null || call.outputTokens !== null;
@@ -142,11 +149,46 @@ export class SpanLineage {
         this.brokenChain = current.parentSpanId !== '';
         return null;
       }
-      if (parent.owner !== null) return parent.owner;
+      if (parent.owner !== null && parent.owner.teamId !== null) return parent.owner;
       current = parent;
     }
     this.brokenChain = false;
     return null;
+  }
+
+  /**
+   * Each inherited field on its own, from the nearest ancestor of `node` that has it: team, project, environment
+   * and server route (DESIGN.md: every ownership field is resolved on its own). The walk stops early once every
+   * field is found; null when no ancestor has any. After it, `chainBroken` tells whether the walk stopped at a
+   * parent that has not arrived.
+   */
+  ancestorHints(node: SpanNode): OwnershipHints | null {
+    let teamId: string | null = null;
+    let projectId: string | null = null;
+    let environment: string | null = null;
+    let route: string | null = null;
+    let found: OwnershipHints | null = null;
+    let current = node;
+    this.brokenChain = false;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      const parent = current.parent;
+      if (parent === null) {
+        this.brokenChain = current.parentSpanId !== '';
+        break;
+      }
+      const owner = parent.owner;
+      if (owner !== null) {
+        found ??= owner;
+        teamId ??= owner.teamId;
+        projectId ??= owner.projectId;
+        environment ??= owner.environment;
+        route ??= owner.route ?? null;
+        if (teamId !== null && projectId !== null && environment !== null && route !== null) break;
+      }
+      current = parent;
+    }
+    if (found === null) return null;
+    return { teamId, projectId, environment, route, costCenter: null, service: null, userId: null };
   }
 
   get chainBroken(): boolean {
@@ -287,7 +329,7 @@ export class SpanLineage {
 
     // Late ownership: calls below that were written without an ancestor's team may have one now.
     if (adopted !== null && trace.awaitingOwners > 0) {
-      const owner = node.owner ?? this.ancestorOwner(node);
+      const owner = node.owner !== null && node.owner.teamId !== null ? node.owner : this.ancestorOwner(node);
       if (owner !== null) this.resolveBelow(trace, adopted, owner);
     }
   }
@@ -369,7 +411,7 @@ export class SpanLineage {
     while (stack.length > 0 && budget-- > 0) {
       const node = stack.pop()!;
       // A span with its own team owns its subtree: those calls resolved when it arrived.
-      if (node.owner !== null) continue;
+      if (node.owner !== null && node.owner.teamId !== null) continue;
       if (node.awaitingOwner) {
         node.awaitingOwner = false;
         trace.awaitingOwners--;

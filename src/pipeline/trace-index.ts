@@ -56,7 +56,10 @@ export class SpanNode {
     readonly arrivedAt: number,
     readonly spanId: string,
     readonly parentSpanId: string,
-    /** Ownership the span itself carries (a team), which its descendants inherit; null when none. */
+    /**
+     * What the span itself carries that its descendants inherit, each field on its own (team, project,
+     * environment, server route); null when none.
+     */
     readonly owner: OwnershipHints | null,
   ) {}
 }
@@ -179,9 +182,17 @@ export class TraceIndex {
       const entry = this.trace(slot.traceId, slot.arrivedAt);
       if (entry.get(slot.spanId) !== undefined) return; // a re-sent copy
       const owner =
-        slot.teamId === null
+        slot.teamId === null && slot.projectId === null && slot.environment === null && slot.route === null
           ? null
-          : { teamId: slot.teamId, projectId: slot.projectId, environment: slot.environment, costCenter: null, service: null, userId: null };
+          : {
+              teamId: slot.teamId,
+              projectId: slot.projectId,
+              environment: slot.environment,
+              costCenter: null,
+              service: null,
+              userId: null,
+              route: slot.route,
+            };
       const node = new SpanNode(slot.traceId, slot.arrivedAt, slot.spanId, slot.parentSpanId, owner);
       if (slot.isCall) {
         node.isCall = true;

@@ -14,6 +14,8 @@ import { OtlpExporter } from '../../exporters/otlp/otlp-exporter.js';
 import { buildExporters } from './exporter-factories.js';
 import { readLedgerGauges } from './ledger-gauges.js';
 import { SqlEndpoint } from '../sql-endpoint/sql-endpoint.js';
+import { AlertsService } from '../alerts/alerts-service.js';
+import { recordMappingTables } from '../reports/record-mapping-tables.js';
 import type { MappingTables } from '../../processors/attribution/mapping-tables.js';
 import { LedgerPipeline } from '../pipeline/ledger-pipeline.js';
 import { LedgerProcessor } from '../pipeline/ledger-processor.js';
@@ -117,6 +119,8 @@ export class LedgerServer implements Component {
   /** The live SQL endpoint (PostgreSQL wire protocol) on the ledger's database; null when disabled. */
   private readonly sql: SqlEndpoint | null;
   private sqlListening = false;
+  /** Budget and anomaly alerts over the ledger (exists while the ledger is open). */
+  private alerts: AlertsService | null = null;
   private ledger: DuckDbExporter | null = null;
   private started = false;
   /** /metrics: the server's own counters and the ledger's gauges (exporters.prometheus). */
@@ -167,9 +171,24 @@ export class LedgerServer implements Component {
 
   private recordConfigInfo(priceBook: PriceBook): void {
     this.metrics.setConfigInfo('prices', priceBook.snapshot);
-    const { teamsFile, servicesFile } = this.config.attribution;
-    if (teamsFile !== undefined) this.metrics.setConfigInfo('teams', `${this.tables.teams?.size ?? 0} teams`);
-    if (servicesFile !== undefined) this.metrics.setConfigInfo('services', `${this.tables.services?.size ?? 0} services`);
+    const { teams, services } = this.tables.sources ?? { teams: null, services: null };
+    if (teams !== null) this.metrics.setConfigInfo('teams', `sha256:${teams.sha256}`);
+    if (services !== null) this.metrics.setConfigInfo('services', `sha256:${services.sha256}`);
+  }
+
+  /**
+   * Writes the mapping tables in force into the ledger's versioned reference tables (genai_teams,
+   * genai_services), so SQL and reports join owners and budgets as they were at any time. A new version only
+   * when the content changed.
+   */
+  private async recordReferenceData(): Promise<void> {
+    if (this.ledger === null) return;
+    const connection = await this.openReader();
+    try {
+      await recordMappingTables(connection, this.tables, new Date());
+    } finally {
+      connection.closeSync();
+    }
   }
 
   /**
@@ -223,6 +242,7 @@ export class LedgerServer implements Component {
     this.tables = tables;
     this.processor?.replaceAttributor(this.attributor);
     this.recordConfigInfo(this.priceBook);
+    await this.recordReferenceData();
     return { teams: tables.teams?.size ?? null, services: tables.services?.size ?? null };
   }
 
@@ -297,6 +317,18 @@ export class LedgerServer implements Component {
       this.ledgerPipeline = pipeline;
       await pipeline.start();
       this.started = true;
+      await this.recordReferenceData();
+      if (this.config.alerts.enabled) {
+        const log = this.options.log ?? ((line: string) => console.error(`genai-ledger: ${line}`));
+        const alerts = new AlertsService(this.config.alerts, () => this.openReader(), {
+          log: (level, message) => log(`alerts: ${level}: ${message}`),
+        });
+        await alerts.start();
+        this.alerts = alerts;
+        metrics.setWebhookStats(() =>
+          alerts.stats.webhooks.map((w) => ({ webhook: w.id, healthy: w.healthy, delivered: w.delivered, failedAttempts: w.failedAttempts, givenUp: w.givenUp })),
+        );
+      }
       this.gate.open(pipeline);
     } catch (err) {
       await this.shutdown();
@@ -344,6 +376,16 @@ export class LedgerServer implements Component {
     const prometheus = this.config.exporters.prometheus;
     if (prometheus.enabled) {
       const server = new MetricsServer(prometheus, { registry: metrics.registry, readiness: this.readiness, verifier: this.security.verifier });
+      // Budget status for gateways and apps that enforce "throttle or require approval at 100%" (docs/reports.md).
+      server.addRoute('/v1/budgets', async (_req, res, url) => {
+        const answer =
+          this.alerts === null
+            ? { status: 503, body: { error: this.config.alerts.enabled ? 'the ledger is not open yet' : 'alerts are disabled (alerts.enabled: false)' } }
+            : await this.alerts.budgetsHandler(url.pathname);
+        const { status, body } = answer ?? { status: 404, body: { error: `no such path ${url.pathname}` } };
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
       try {
         await server.start();
         this.metricsServer = server;
@@ -415,9 +457,12 @@ export class LedgerServer implements Component {
   async shutdown(): Promise<void> {
     const receivers = this.receivers.splice(0);
     await Promise.all(receivers.map((r) => r.shutdown()));
-    // SQL clients go before the ledger closes its database.
+    // SQL clients and the alerts' connection go before the ledger closes its database.
     this.sqlListening = false;
     await this.sql?.shutdown();
+    const alerts = this.alerts;
+    this.alerts = null;
+    await alerts?.shutdown();
     try {
       if (this.started) {
         this.started = false;

@@ -50,6 +50,8 @@ export function sampleLedgerRow(overrides: Partial<LedgerRow> = {}): LedgerRow {
     tokenSource: 'otel',
     userId: null,
     responseId: null,
+    route: null,
+    apiKeyAlias: null,
     ...overrides,
   };
 }
