@@ -18,7 +18,7 @@
  * Environment: BENCH_SECONDS (default 8), BENCH_CONCURRENCY (default 4), BENCH_RUNS (default 3),
  * BENCH_WORKLOADS (comma-separated name prefixes, e.g. `W1,W2 5%`; default all).
  */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,6 +80,18 @@ const WORKLOADS: Workload[] = [
     companion: async () => {
       const sink = await startNullSink();
       return { args: ['--forward', sink.url], stop: sink.stop };
+    },
+  },
+  {
+    // The same without gzip (`compression: none`, for a destination on the same host or network): the
+    // compression's share of the forwarding cost.
+    name: 'W2 + forward all spans, no gzip',
+    genAiShare: 0.05,
+    companion: async (dir) => {
+      const sink = await startNullSink();
+      const config = join(dir, 'forward.yaml');
+      await writeFile(config, `exporters:\n  otlp:\n    sink:\n      endpoint: ${sink.url}\n      compression: none\n`);
+      return { args: ['--config', config], stop: sink.stop };
     },
   },
   {

@@ -55,7 +55,7 @@ export class HttpSender implements Sender {
     if (this.options.compression === 'gzip') {
       // Level 1: on OTLP spans it keeps most of the saving of the default level (6) at a fraction of the CPU,
       // which the forwarder shares with ingestion (zlib runs on libuv's pool, beside DuckDB).
-      if (this.compressed?.body !== body) this.compressed = { body, gz: await gzipAsync(body, { level: 1 }) };
+      if (this.compressed?.body !== body) this.compressed = { body, gz: await gzipAsync(body, { level: 1, chunkSize: 64 * 1024 }) };
       payload = this.compressed.gz;
     }
     const headers: Record<string, string> = {

@@ -183,11 +183,17 @@ export class LedgerServer implements Component {
    */
   private async recordReferenceData(): Promise<void> {
     if (this.ledger === null) return;
-    const connection = await this.openReader();
     try {
-      await recordMappingTables(connection, this.tables, new Date());
-    } finally {
-      connection.closeSync();
+      const connection = await this.openReader();
+      try {
+        await recordMappingTables(connection, this.tables, new Date());
+      } finally {
+        connection.closeSync();
+      }
+    } catch (err) {
+      // The tables are in force for attribution either way; only their copy in the ledger is late.
+      const log = this.options.log ?? ((line: string) => console.error(`genai-ledger: ${line}`));
+      log(`could not record the mapping tables in the ledger (genai_teams, genai_services): ${(err as Error).message}; retried on the next reload`);
     }
   }
 
