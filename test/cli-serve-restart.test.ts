@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServeProcess, runCli } from './helpers/cli-process.js';
+import { startServeProcess, runCli, type ServeProcess } from './helpers/cli-process.js';
 import { syntheticRequest } from './helpers/synthetic-requests.js';
 import { encodeTraceRequestProtobuf } from '../receivers/otlp/testing/encode-protobuf.js';
 
@@ -26,8 +26,12 @@ async function postSpans(url: string, spans: number): Promise<number> {
 test('SIGTERM commits what was acknowledged; a restart carries on with the same file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'genai-ledger-cli-'));
   const db = join(dir, 'ledger.duckdb');
+  // Every server started here is killed at the end, even when an assertion fails midway (a live child would
+  // keep this test file's process, and the whole run, waiting).
+  const servers: ServeProcess[] = [];
   try {
     const first = await startServeProcess(['--db', db]);
+    servers.push(first);
     assert.match(first.output(), /otlp\/http listening on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(first.output(), /otlp\/grpc listening on 127\.0\.0\.1:\d+/);
 
@@ -50,7 +54,10 @@ test('SIGTERM commits what was acknowledged; a restart carries on with the same 
     assert.match(first.output(), /SIGTERM received/);
 
     const second = await startServeProcess(['--db', db]);
-    const held = await runCli(['query', '--db', db, 'SELECT count(*) FROM genai_calls']);
+    servers.push(second);
+    // The server's SQL port is off here (port 0 elsewhere); port 1 on loopback has no listener, so query finds
+    // no endpoint to go through whatever else runs on this machine, and reports the held file.
+    const held = await runCli(['query', '--db', db, '--sql-port', '1', 'SELECT count(*) FROM genai_calls']);
     assert.notEqual(held.code, 0);
     assert.match(held.stderr, /held by a running genai-ledger server/);
     assert.equal(await postSpans(second.httpUrl, 20), 200);
@@ -68,6 +75,7 @@ test('SIGTERM commits what was acknowledged; a restart carries on with the same 
     const n = Number(counted.stdout.trim().split('\n')[1]);
     assert.ok(n >= acknowledged + 20, `ledger has ${n}, acknowledged ${acknowledged + 20}`);
   } finally {
+    for (const server of servers) if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -122,8 +122,9 @@ export async function runDemo(args: string[]): Promise<number> {
     throw new Error(`could not export to ${url}: ${String((failed[0] as PromiseRejectedResult).reason)} (is \`genai-ledger serve\` running?)`);
   }
   console.log(`genai-ledger demo: sent ${sent} GenAI calls from ${APPS.length} services to ${url}`);
-  console.log('Stop the server (Ctrl-C), then see the chargeback:');
+  console.log('See the chargeback while the server runs (through its SQL port):');
   console.log('  npx genai-ledger query "SELECT * FROM genai_chargeback_monthly"');
+  console.log('  psql -h 127.0.0.1 -p 5433 -c "SELECT * FROM genai_chargeback_monthly"');
   return 0;
 }
 
