@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import { Metadata } from '@grpc/grpc-js';
-import { exportRaw } from './helpers/grpc-export.js';
+import { exportRaw } from './reliability/grpc-raw-client.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 import { syntheticRequest } from './helpers/synthetic-requests.js';
 import { readLedgerRows } from './helpers/ledger-rows.js';

@@ -20,6 +20,7 @@ import {
 } from '../../processors/pricing/pricing-attributes.js';
 import { anyValueArbitrary } from '../../receivers/otlp/testing/arbitraries.js';
 import type { AnyValue, KeyValue, Span, TraceRequest } from '../../core/otlp.js';
+import { testSpan } from '../../core/testing/test-span.js';
 import type { LedgerRow } from '../../core/ledger-row.js';
 import { moneyFits } from '../../core/ledger-limits.js';
 
@@ -35,25 +36,17 @@ const kv = (key: string, value: AnyValue): KeyValue => ({ key, value });
 const hex = (n: number, length: number) => n.toString(16).padStart(length, '0');
 
 function span(i: number, attributes: KeyValue[], overrides: Partial<Span> = {}): Span {
-  return {
+  const start = T0 + BigInt(i) * 1000n * NS;
+  return testSpan({
     traceId: hex(0x1000 + i, 32),
     spanId: hex(0x100 + i, 16),
-    traceState: '',
-    parentSpanId: '',
     flags: 0,
     name: `chat ${i}`,
-    kind: 3,
-    startTimeUnixNano: T0 + BigInt(i) * 1000n * NS,
-    endTimeUnixNano: T0 + BigInt(i) * 1000n * NS + 500n * NS,
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + 500n * NS,
     attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
     ...overrides,
-  };
+  });
 }
 
 const requestOf = (spans: Span[]): TraceRequest => ({

@@ -45,3 +45,13 @@ export class RawGrpcClient {
     this.client.close();
   }
 }
+
+/** One export on a fresh client (optionally gzip-compressed by grpc-js), closed after the answer. */
+export async function exportRaw(address: string, body: Uint8Array, gzip = false): Promise<GrpcOutcome> {
+  const client = new RawGrpcClient(address, gzip ? { channelOptions: { 'grpc.default_compression_algorithm': 2 } } : {});
+  try {
+    return await client.export(body);
+  } finally {
+    client.close();
+  }
+}

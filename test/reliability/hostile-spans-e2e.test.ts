@@ -7,11 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
-import { exportRaw } from '../helpers/grpc-export.js';
+import { exportRaw } from './grpc-raw-client.js';
 import { encodeTraceRequestProtobuf } from '../../receivers/otlp/testing/encode-protobuf.js';
 import { encodeTraceRequestJson } from '../../receivers/otlp/testing/encode-json.js';
 import { decodeExportResponseProtobuf } from '../../receivers/otlp/encode-response.js';
 import type { AnyValue, KeyValue, Span, TraceRequest } from '../../core/otlp.js';
+import { testSpan } from '../../core/testing/test-span.js';
 
 const NS = 1_000_000n;
 const T0 = BigInt(Date.parse('2026-11-02T09:00:00Z')) * NS;
@@ -23,25 +24,17 @@ let nextId = 1;
 
 function span(attributes: KeyValue[], overrides: Partial<Span> = {}): Span {
   const n = nextId++;
-  return {
+  const start = T0 + BigInt(n) * NS;
+  return testSpan({
     traceId: n.toString(16).padStart(32, 'a'),
     spanId: n.toString(16).padStart(16, 'b'),
-    traceState: '',
-    parentSpanId: '',
     flags: 0,
     name: 'chat gpt-4o-mini',
-    kind: 3,
-    startTimeUnixNano: T0 + BigInt(n) * NS,
-    endTimeUnixNano: T0 + BigInt(n) * NS + 700n * NS,
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + 700n * NS,
     attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
     ...overrides,
-  };
+  });
 }
 
 const VALID: KeyValue[] = [
