@@ -47,8 +47,23 @@ test('serve records reference data, serves /v1/budgets and evaluates alerts', as
     await server.server.reloadMappings();
     assert.equal(await count('SELECT count(*) FROM genai_teams WHERE valid_to IS NULL'), 4);
     assert.ok((await count('SELECT count(*) FROM genai_teams WHERE valid_to IS NOT NULL')) >= 3, 'the old version is closed, not overwritten');
-    // The alerts service created its tables and evaluated at start.
-    assert.ok((await count('SELECT count(*) FROM genai_alerts')) >= 0);
+    // The alerts service runs on the ledger: a team over its (tiny) budget alerts at 75, 90 and 100% once.
+    const reader = await server.server.openReader();
+    let team: string;
+    try {
+      const rows = (await reader.runAndReadAll(`SELECT team_id FROM genai_calls WHERE team_id IS NOT NULL AND request_cost_usd > 0 LIMIT 1`)).getRows();
+      team = String(rows[0]![0]);
+    } finally {
+      reader.closeSync();
+    }
+    const others = TEAMS_CSV.split('\n').filter((line) => line !== '' && !line.startsWith(`${team},`)).join('\n');
+    await writeFile(join(server.dir, 'teams.csv'), `${others}\n${team},CC-1,owner@example.com,0.000001\n`);
+    await server.server.reloadMappings();
+    const alerts = server.server.alertsService!;
+    await alerts.evaluateNow();
+    await alerts.evaluateNow();
+    const thresholds = `SELECT count(*) FROM genai_alerts WHERE kind = 'budget_threshold' AND team_id = '${team}'`;
+    assert.equal(await count(thresholds), 3, 'one alert per threshold, not one per evaluation');
     const scrape = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
     assert.match(scrape, /genai_ledger_config_info\{kind="teams",version="sha256:[0-9a-f]{64}"\} 1/);
   } finally {

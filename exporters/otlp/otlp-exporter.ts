@@ -53,8 +53,20 @@ export class OtlpExporter implements TraceExporter {
   }
 }
 
+/** Computed once per batch, however many destinations forward it. */
+const decidedByBatch = new WeakMap<ProcessedBatch, SpanExtra>();
+
 /** The encoded enrichment attributes of each GenAI span of the batch, looked up by its ids. */
 function decidedSpans(batch: ProcessedBatch): SpanExtra {
+  let decided = decidedByBatch.get(batch);
+  if (decided === undefined) {
+    decided = encodeDecisions(batch);
+    decidedByBatch.set(batch, decided);
+  }
+  return decided;
+}
+
+function encodeDecisions(batch: ProcessedBatch): SpanExtra {
   const bySpanId = new Map<string, { traceId: string; extra: Uint8Array }[]>();
   for (const resourceSpans of batch.request.resourceSpans) {
     for (const scopeSpans of resourceSpans.scopeSpans) {

@@ -454,6 +454,11 @@ export class LedgerServer implements Component {
     return listeners;
   }
 
+  /** The alerts service while the ledger is open (null when disabled or stopped). */
+  get alertsService(): AlertsService | null {
+    return this.alerts;
+  }
+
   /** The metrics server, for routes other components add (e.g. `/v1/budgets`); null when disabled. */
   get operations(): MetricsServer | null {
     return this.metricsServer;

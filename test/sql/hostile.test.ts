@@ -226,7 +226,10 @@ describe('limits', () => {
       const e = errorFields(answer.find((m) => m.type === 'E')!.body);
       assert.equal(e.C, '54000');
       assert.match(e.M!, /maxQueryBytes/);
-      assert.ok(peak - memoryBefore < 32 * 1024 * 1024, `buffers grew by ${peak - memoryBefore} bytes`);
+      // Holding the message would grow buffers by its 100 MB. Socket chunks already discarded but not yet
+      // collected (and this client's own queued writes) come and go with GC timing: 32 MB was once exceeded by
+      // 1.7 MB in a full run, so the bound is half the message.
+      assert.ok(peak - memoryBefore < size / 2, `buffers grew by ${peak - memoryBefore} bytes`);
       const ok = await raw.query('SELECT 1');
       assert.ok(ok.some((m) => m.type === 'D'));
     } finally {
